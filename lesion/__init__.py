@@ -1,0 +1,1 @@
+"""Shared code every stage imports: the I/O contract, image preprocessing, metrics, calibration."""

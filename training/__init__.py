@@ -1,0 +1,1 @@
+"""ISIC 2017 data, the multi-task network, training and evaluation."""

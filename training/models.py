@@ -1,0 +1,112 @@
+"""The multi-task lesion network and its single-task variants.
+
+In the spirit of segmentation_models_pytorch: a typed constructor, and a forward that returns named
+outputs (logits; the exported graph applies the sigmoid).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from lesion.contract import LABELS
+from training.encoders import build_encoder
+
+TASKS = ("multi", "seg", "cls")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    encoder: str = "efficientnet_lite0"
+    task: str = "multi"
+    decoder_channels: tuple[int, ...] = (128, 64, 48, 32, 16)
+    dropout: float = 0.2
+    pretrained: bool = True
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class DecoderBlock(nn.Module):
+    """Upsample x2, concatenate the skip connection, two 3x3 conv-BN-ReLU."""
+
+    def __init__(self, cin: int, cskip: int, cout: int) -> None:
+        super().__init__()
+        self.conv = nn.Sequential(
+            nn.Conv2d(cin + cskip, cout, 3, padding=1, bias=False),
+            nn.BatchNorm2d(cout),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(cout, cout, 3, padding=1, bias=False),
+            nn.BatchNorm2d(cout),
+            nn.ReLU(inplace=True),
+        )
+
+    def forward(self, x: torch.Tensor, skip: torch.Tensor | None) -> torch.Tensor:
+        x = F.interpolate(x, scale_factor=2.0, mode="nearest")
+        if skip is not None:
+            x = torch.cat([x, skip], dim=1)
+        return self.conv(x)
+
+
+class UNetDecoder(nn.Module):
+    """U-Net decoder from stride 32 to stride 1, with skips at strides 16, 8, 4 and 2."""
+
+    def __init__(self, encoder_channels: tuple[int, ...], decoder_channels: tuple[int, ...]) -> None:
+        super().__init__()
+        skips = list(reversed(encoder_channels[:-1])) + [0]
+        cins = [encoder_channels[-1], *decoder_channels[:-1]]
+        self.blocks = nn.ModuleList(
+            DecoderBlock(cin, cskip, cout) for cin, cskip, cout in zip(cins, skips, decoder_channels)
+        )
+        self.head = nn.Conv2d(decoder_channels[-1], 1, 3, padding=1)
+
+    def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
+        x, skips = features[-1], list(reversed(features[:-1])) + [None]
+        for block, skip in zip(self.blocks, skips):
+            x = block(x, skip)
+        return self.head(x)
+
+
+class LesionNet(nn.Module):
+    """Shared encoder; U-Net decoder for the mask; one binary head per label.
+
+    task="multi" returns {"mask", "melanoma", "seborrheic_keratosis"}; "seg" only "mask"; "cls" only
+    the labels. All values are logits: mask N x 1 x H x W, labels N x 1.
+    """
+
+    def __init__(self, config: ModelConfig = ModelConfig()) -> None:
+        super().__init__()
+        if config.task not in TASKS:
+            raise ValueError(f"unknown task {config.task!r}; choose from {', '.join(TASKS)}")
+        self.config = config
+        self.encoder = build_encoder(config.encoder, pretrained=config.pretrained)
+        self.decoder = (
+            UNetDecoder(self.encoder.out_channels, config.decoder_channels) if config.task != "cls" else None
+        )
+        self.heads = (
+            nn.ModuleDict(
+                {
+                    label: nn.Sequential(nn.Dropout(config.dropout), nn.Linear(self.encoder.pooled_channels, 1))
+                    for label in LABELS
+                }
+            )
+            if config.task != "seg"
+            else None
+        )
+
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        return (("mask",) if self.decoder is not None else ()) + (LABELS if self.heads is not None else ())
+
+    def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        features = self.encoder(image)
+        out: dict[str, torch.Tensor] = {}
+        if self.decoder is not None:
+            out["mask"] = self.decoder(features)
+        if self.heads is not None:
+            pooled = self.encoder.pooled_features(features[-1])
+            for label, head in self.heads.items():
+                out[label] = head(pooled)
+        return out
