@@ -1,0 +1,1 @@
+"""Export a trained checkpoint into the Triton model repository (ONNX, TensorRT, calibration)."""
