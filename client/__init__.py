@@ -1,0 +1,1 @@
+"""Client side of the lesion pipeline: library, CLI, load generator, client metrics."""
