@@ -1,0 +1,1 @@
+"""Streamlit dashboard: analyse dermoscopic photos through Triton and monitor the server."""

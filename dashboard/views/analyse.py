@@ -1,0 +1,104 @@
+"""Analyse page: upload photos, see mask, probabilities, lesion area and latency; download results."""
+from __future__ import annotations
+
+import hashlib
+
+import streamlit as st
+
+from client.lib import ClientError
+from dashboard import analyse as logic
+from dashboard.example import EXAMPLE_NAME, synthetic_lesion_jpeg
+from dashboard.resources import session_client
+from dashboard.settings import DashboardSettings
+from lesion.contract import LABELS
+from lesion.preprocessing import ImageDecodeError, decode_image
+
+IMAGE_TYPES = ["jpg", "jpeg", "png", "bmp", "tif", "tiff", "webp"]
+LABEL_TITLES = {"melanoma": "Melanoma", "seborrheic_keratosis": "Seborrheic keratosis"}
+
+settings: DashboardSettings = st.session_state["settings"]
+st.title("Analyse dermoscopic photos")
+st.caption(f"Server {settings.url} ({settings.protocol}), model `{settings.model}`")
+
+
+@st.fragment(run_every=settings.refresh_s)
+def server_banner() -> None:
+    client = session_client(settings)
+    if not client.server_ready():
+        st.error(f"Triton server at {settings.url} is not reachable. Analysis is unavailable until it is back; "
+                 f"this page checks again every {settings.refresh_s:g} s.")
+    elif not client.model_ready():
+        st.warning(f"The server is up but model '{settings.model}' is not ready (loading or failed to load).")
+
+
+def cached_analysis(name: str, data: bytes) -> logic.Analysis | str:
+    """Analyse once per (file content, server, model); reruns (e.g. the opacity slider) reuse it."""
+    key = (hashlib.sha1(data).hexdigest(), name, settings.url, settings.protocol, settings.model)
+    cache: dict = st.session_state.setdefault("_analyses", {})
+    if key not in cache:
+        try:
+            cache[key] = logic.analyse(session_client(settings), session_client(settings, ""), data, name)
+        except ClientError as err:
+            return str(err)  # not cached: the next rerun tries again (the server may be back)
+    return cache[key]
+
+
+def show_probability(label: str, probability: float, decision: bool) -> None:
+    verdict = ":red[**above the decision threshold**]" if decision else ":green[below the decision threshold]"
+    st.metric(LABEL_TITLES[label], f"{probability:.1%}")
+    st.progress(min(max(probability, 0.0), 1.0))
+    st.markdown(verdict)
+
+
+def show_latency(latency: logic.LatencyBreakdown) -> None:
+    rows = {"client round trip": latency.round_trip_ms}
+    if latency.server_ms is not None:
+        rows |= {
+            "server (pipeline request)": latency.server_ms,
+            "server queue": latency.queue_ms,
+            "server compute": latency.compute_ms,
+            "outside the server (transfer, encoding)": latency.outside_server_ms,
+        }
+    st.dataframe({"part": list(rows), "ms": [round(v, 1) for v in rows.values()]}, hide_index=True)
+    if latency.requests_in_window > 1:
+        st.caption(f"Server times averaged over {latency.requests_in_window} requests served meanwhile.")
+
+
+def show_result(index: int, name: str, data: bytes, opacity: float) -> None:
+    st.subheader(name)
+    outcome = cached_analysis(name, data)
+    if isinstance(outcome, str):
+        st.error(f"{name}: {outcome}")
+        return
+    result = outcome.result
+    try:
+        rgb = decode_image(data).rgb
+    except ImageDecodeError as err:  # the server read it, Pillow here did not: show the mask only
+        st.warning(f"{name}: cannot display the photo here ({err})")
+        rgb = None
+    photo, mask, numbers = st.columns([2, 2, 2])
+    if rgb is not None:
+        photo.image(logic.overlay_mask(rgb, result.mask, opacity), caption="photo with lesion mask", width="stretch")
+    mask.image(result.mask, caption=f"mask, {result.mask.shape[1]} x {result.mask.shape[0]}", width="stretch")
+    with numbers:
+        for label in LABELS:
+            show_probability(label, getattr(result, f"{label}_probability"), getattr(result, f"{label}_decision"))
+        st.metric("Lesion area", f"{result.lesion_area_fraction:.1%} of the photo")
+        show_latency(outcome.latency)
+        stem = logic.download_stem(name)
+        st.download_button("Mask (PNG)", logic.mask_png(result.mask), f"{stem}_mask.png", "image/png", key=f"png-{index}")
+        st.download_button("Result (JSON)", logic.result_json(outcome), f"{stem}.json", "application/json", key=f"json-{index}")
+
+
+server_banner()
+with st.sidebar:
+    opacity = st.slider("Mask opacity", 0.0, 1.0, 0.4, 0.05)
+    use_example = st.checkbox("Add a synthetic example photo", help="Not a real lesion: a demo input.")
+uploads = st.file_uploader("Dermoscopic photos", type=IMAGE_TYPES, accept_multiple_files=True)
+items = [(f.name, f.getvalue()) for f in uploads or []]
+if use_example:
+    items.append((EXAMPLE_NAME, synthetic_lesion_jpeg()))
+if not items:
+    st.info("Upload one or more photos (JPEG, PNG, ...) to see the lesion mask and the probabilities.")
+for index, (name, data) in enumerate(items):
+    show_result(index, name, data, opacity)
