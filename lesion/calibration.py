@@ -67,6 +67,8 @@ def fit_label_calibration(
     from sklearn.metrics import roc_curve
 
     labels = np.asarray(labels).astype(int)
+    if np.unique(labels).size < 2:
+        return LabelCalibration(description="uncalibrated: the calibration data hold a single class")
     raw = np.clip(np.asarray(raw, dtype=np.float64), _CLIP, 1 - _CLIP)
     logit = np.log(raw / (1 - raw)).reshape(-1, 1)
     model = LogisticRegression(C=1e6).fit(logit, labels)

@@ -1,0 +1,105 @@
+"""Score a model on an ISIC 2017 split with the challenge's metrics.
+
+    python -m training.evaluate --data ../shared/data/isic2017-256 --split validation --json
+    python -m training.evaluate --model runs/x/best.pt --fold 0 --folds-file runs/x/folds.json
+    python -m training.evaluate --model model_repository/lesion_net/1/model.onnx
+
+Without --model the shipped default model is scored.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from lesion import metrics
+from lesion.calibration import Calibration
+from lesion.contract import LABELS
+from training.data import DatasetError, read_split
+from training.predict import Predictions, load_predictor, predict_samples
+
+KEYS = (
+    "n_images", "jaccard", "threshold_jaccard", "dice", "auc_melanoma", "auc_seborrheic_keratosis",
+    "auc_mean", "sensitivity_melanoma", "specificity_melanoma",
+)
+
+
+def _mean(values: list[float] | np.ndarray) -> float | None:
+    return float(np.mean(values)) if len(values) else None
+
+
+def compute_metrics(pred: Predictions, calibration: Calibration) -> dict[str, float | int | None]:
+    """The JSON report: exactly KEYS; a key whose inputs are missing (no masks, one class) is None."""
+    labels = pred.label_array()
+    result: dict[str, float | int | None] = {key: None for key in KEYS}
+    result["n_images"] = len(pred.image_ids)
+    result["jaccard"] = _mean(pred.jaccard)
+    result["threshold_jaccard"] = _mean(metrics.threshold_jaccard(pred.jaccard)) if pred.jaccard else None
+    result["dice"] = _mean(pred.dice)
+    aucs = []
+    for i, label in enumerate(LABELS):
+        if pred.probabilities[label]:
+            result[f"auc_{label}"] = value = metrics.auc(labels[:, i], pred.probability_array(label))
+            aucs.append(value)
+    if aucs and None not in aucs:
+        result["auc_mean"] = float(np.mean(aucs))
+    if pred.probabilities[LABELS[0]]:
+        cal = calibration.labels[LABELS[0]]
+        probability = cal.probability(pred.probability_array(LABELS[0]))
+        sens, spec = metrics.sensitivity_specificity(labels[:, 0], probability, cal.threshold)
+        result["sensitivity_melanoma"], result["specificity_melanoma"] = sens, spec
+    return result
+
+
+def format_table(result: dict[str, float | int | None]) -> str:
+    lines = [f"{'metric':<28}{'value':>10}", "-" * 38]
+    for key in KEYS:
+        value = result[key]
+        text = "n/a" if value is None else f"{value:d}" if isinstance(value, int) else f"{value:.4f}"
+        lines.append(f"{key:<28}{text:>10}")
+    return "\n".join(lines)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", type=Path, default=Path("../shared/data/isic2017-256"), help="data root (ISIC 2017 layout)")
+    p.add_argument("--split", default="validation", help="training, validation, test, or a folder prefix")
+    p.add_argument("--model", type=Path, default=None, help="checkpoint (.pt) or ONNX file; default: shipped model")
+    p.add_argument("--fold", type=int, default=None, help="score only this held-out fold (needs --folds-file)")
+    p.add_argument("--folds-file", type=Path, default=None, help="fold assignment written by training.train")
+    p.add_argument("--limit", type=int, default=None, help="score only the first N images")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (checkpoints only)")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        samples = read_split(args.data, args.split)
+        if args.fold is not None:
+            if args.folds_file is None:
+                raise DatasetError("--fold needs --folds-file")
+            folds = json.loads(args.folds_file.read_text())
+            samples = [s for s in samples if folds.get(s.image_id) == args.fold]
+        samples = samples[: args.limit] if args.limit else samples
+        predictor = load_predictor(args.model, args.device)
+    except (DatasetError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    result = compute_metrics(predict_samples(predictor, samples, args.batch_size), predictor.calibration)
+    if args.json:
+        print(json.dumps({k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in result.items()}))
+    else:
+        print(format_table(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,203 @@
+"""Train the multi-task network (or a single-task baseline) on ISIC 2017.
+
+    python -m training.train --data ../shared/data/isic2017-256 --output runs/fold0 --fold 0
+    python -m training.train --output runs/fold0 --resume          # carry on from runs/fold0/last.pt
+    python -m training.train --fold -1 --output runs/all          # all 2000 images, no held-out fold
+
+Writes to --output: last.pt (every epoch, resumable), best.pt (best held-out score), log.csv (one row
+per epoch), args.json. With a held-out fold the calibration (Platt scaling, operating thresholds) is
+fitted on that fold's predictions and stored in both checkpoints.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from lesion.calibration import Calibration, fit_label_calibration
+from lesion.contract import LABELS
+from training.augment import Augment
+from training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from training.data import DatasetError, LesionDataset, load_or_make_folds, read_split
+from training.encoders import ENCODERS
+from training.evaluate import compute_metrics
+from training.losses import MultiTaskLoss, label_pos_weight
+from training.models import TASKS, LesionNet, ModelConfig
+from training.predict import Predictions, TorchPredictor, predict_samples
+
+REPO = Path(__file__).resolve().parent.parent
+MELANOMA_TARGET_SENSITIVITY = 0.90
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m training.train", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", type=Path, default=Path("../shared/data/isic2017-256"), help="data root (ISIC 2017 layout)")
+    p.add_argument("--output", type=Path, required=True, help="run directory")
+    p.add_argument("--encoder", choices=ENCODERS, default="efficientnet_lite0")
+    p.add_argument("--task", choices=TASKS, default="multi", help="multi-task, segmentation only, classification only")
+    p.add_argument("--epochs", type=int, default=40)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=2e-3, help="peak learning rate of the one-cycle schedule")
+    p.add_argument("--weight-decay", type=float, default=1e-4)
+    p.add_argument("--seg-weight", type=float, default=1.0)
+    p.add_argument("--cls-weight", type=float, default=1.0)
+    p.add_argument("--folds", type=int, default=5)
+    p.add_argument("--fold", type=int, default=0, help="held-out fold in 0..folds-1; -1 trains on all data")
+    p.add_argument("--folds-file", type=Path, default=None,
+                   help="fold assignment (default: splits/isic2017_training_<folds>fold_seed<seed>.json)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--limit", type=int, default=None, help="use only the first N images (smoke tests)")
+    p.add_argument("--no-pretrained", action="store_true", help="do not load ImageNet weights")
+    p.add_argument("--workers", type=int, default=None, help="data loader workers (default: 0 on CPU, 6 on GPU)")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--resume", action="store_true", help="continue from <output>/last.pt")
+    return p.parse_args(argv)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def split_samples(args: argparse.Namespace):
+    samples = read_split(args.data, "training")[: args.limit]
+    folds_file = args.folds_file or REPO / "splits" / f"isic2017_training_{args.folds}fold_seed{args.seed}.json"
+    folds_file.parent.mkdir(parents=True, exist_ok=True)
+    folds = load_or_make_folds(folds_file, samples, args.folds, args.seed) if args.limit is None else \
+        {s.image_id: i % args.folds for i, s in enumerate(samples)}
+    train = [s for s in samples if folds[s.image_id] != args.fold]
+    held_out = [s for s in samples if folds[s.image_id] == args.fold]
+    return train, held_out
+
+
+def train_one_epoch(model, loader, loss_fn, optimizer, scheduler, device: str, epoch: int) -> dict[str, float]:
+    model.train()
+    totals: dict[str, float] = {}
+    bar = tqdm(loader, desc=f"epoch {epoch}", unit="batch", leave=False)
+    for batch in bar:
+        batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+        image = batch["image"].contiguous(memory_format=torch.channels_last)
+        with torch.autocast(device, dtype=torch.bfloat16, enabled=device == "cuda"):
+            outputs = model(image)
+        losses = loss_fn(outputs, batch)
+        optimizer.zero_grad(set_to_none=True)
+        losses["loss"].backward()
+        optimizer.step()
+        scheduler.step()
+        for key, value in losses.items():
+            totals[key] = totals.get(key, 0.0) + value.item() * len(image)
+        bar.set_postfix(loss=f"{float(losses['loss']):.3f}")
+    return {f"train_{k}": v / len(loader.dataset) for k, v in totals.items()}
+
+
+def fit_calibration(pred: Predictions) -> Calibration:
+    labels = pred.label_array()
+    targets = {LABELS[0]: MELANOMA_TARGET_SENSITIVITY, LABELS[1]: None}
+    return Calibration({
+        label: fit_label_calibration(labels[:, i], pred.probability_array(label), target_sensitivity=targets[label])
+        for i, label in enumerate(LABELS)
+    })
+
+
+def score(metrics: dict) -> float:
+    """Model selection: mean of the Jaccard and the mean AUC, whichever the task has."""
+    values = [v for v in (metrics.get("jaccard"), metrics.get("auc_mean")) if v is not None]
+    return float(np.mean(values)) if values else 0.0
+
+
+def append_log(path: Path, row: dict) -> None:
+    new = not path.exists()
+    with path.open("a", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(row))
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    seed_everything(args.seed)
+    device = args.device
+    try:
+        train_samples, held_out = split_samples(args)
+    except DatasetError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    args.output.mkdir(parents=True, exist_ok=True)
+    (args.output / "args.json").write_text(json.dumps({k: str(v) for k, v in vars(args).items()}, indent=2))
+    print(f"training on {len(train_samples)} images, holding out {len(held_out)} (fold {args.fold}), device {device}")
+
+    workers = args.workers if args.workers is not None else (6 if device == "cuda" else 0)
+    dataset = LesionDataset(train_samples, augment=Augment(), progress=True)
+    loader = DataLoader(dataset, batch_size=args.batch_size, shuffle=True, drop_last=len(dataset) > args.batch_size,
+                        num_workers=workers, pin_memory=device == "cuda", persistent_workers=workers > 0)
+    config = ModelConfig(encoder=args.encoder, task=args.task, pretrained=not args.no_pretrained)
+    model = LesionNet(config).to(device).to(memory_format=torch.channels_last)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, epochs=args.epochs,
+                                                    steps_per_epoch=len(loader), pct_start=0.15)
+    labels = torch.from_numpy(np.stack([s.labels for s in train_samples]))
+    loss_fn = MultiTaskLoss(label_pos_weight(labels), args.seg_weight, args.cls_weight)
+
+    start_epoch, best = 1, -1.0
+    if args.resume and (args.output / "last.pt").exists():
+        ckpt = load_checkpoint(args.output / "last.pt", map_location=device)
+        model.load_state_dict(ckpt.model.state_dict())
+        optimizer.load_state_dict(ckpt.optimizer_state)
+        scheduler.load_state_dict(ckpt.scheduler_state)
+        start_epoch, best = ckpt.epoch + 1, float(ckpt.metrics.get("best_score", -1.0))
+        print(f"resumed from epoch {ckpt.epoch}")
+
+    for epoch in range(start_epoch, args.epochs + 1):
+        started = time.time()
+        row = {"epoch": epoch, **train_one_epoch(model, loader, loss_fn, optimizer, scheduler, device, epoch)}
+        row["train_seconds"] = round(time.time() - started, 1)
+        if held_out:
+            row.update(compute_metrics(predict_samples(TorchPredictor(model, device=device), held_out, progress=False),
+                                       Calibration()))
+        row["score"] = score(row)
+        improved = held_out and row["score"] > best
+        best = max(best, row["score"]) if held_out else best
+        append_log(args.output / "log.csv", row)
+        print(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items() if v is not None))
+        metrics = {**row, "best_score": best}
+        if improved or not held_out:
+            save_checkpoint(args.output / "best.pt", Checkpoint(model, epoch=epoch, metrics=metrics))
+        save_checkpoint(args.output / "last.pt", Checkpoint(model, epoch=epoch, metrics=metrics,
+                                                            optimizer_state=optimizer.state_dict(),
+                                                            scheduler_state=scheduler.state_dict()))
+        model.to(memory_format=torch.channels_last)
+
+    if held_out and config.task != "seg":
+        calibrate_checkpoints(args.output, held_out, device)
+    return 0
+
+
+def calibrate_checkpoints(output: Path, held_out, device: str) -> None:
+    """Fit calibration on the held-out fold with the best model; store it in best.pt and last.pt."""
+    best = load_checkpoint(output / "best.pt", map_location=device)
+    pred = predict_samples(TorchPredictor(best.model, device=device), held_out, progress=False)
+    calibration = fit_calibration(pred)
+    (output / "calibration.json").write_text(calibration.to_json() + "\n")
+    np.savez(output / "held_out_predictions.npz", image_ids=np.array(pred.image_ids), labels=pred.label_array(),
+             **{label: pred.probability_array(label) for label in LABELS}, jaccard=np.array(pred.jaccard))
+    for name in ("best.pt", "last.pt"):
+        ckpt = load_checkpoint(output / name, map_location=device)
+        ckpt.calibration = calibration
+        save_checkpoint(output / name, ckpt)
+    print(f"calibration fitted on {len(held_out)} held-out images -> {output / 'calibration.json'}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
