@@ -25,6 +25,7 @@ from client.errors import (
     InferenceTimeout,
     InvalidImage,
     ModelNotReady,
+    ServerBusy,
     ServerUnreachable,
     classify,
 )
@@ -116,22 +117,44 @@ class LesionClient:
     def server_ready(self) -> bool:
         """True when the server answers and is ready; False when it is down or starting."""
         try:
-            return bool(self._call(self._client.is_server_ready))
+            return bool(self._call("is_server_ready"))
         except ClientError:
             return False
 
     def model_ready(self) -> bool:
         try:
-            return bool(self._call(self._client.is_model_ready, self.model))
+            return bool(self._call("is_model_ready", self.model))
         except ClientError:
             return False
 
     def server_metadata(self) -> dict[str, Any]:
-        return self._call(self._client.get_server_metadata, **self._json)
+        return self._call("get_server_metadata", as_json=True)
+
+    def check_ready(self) -> None:
+        """Raise ServerUnreachable or ModelNotReady unless the model takes requests now.
+
+        Transient failures (connection refused while the server starts, 503) are retried like
+        analyze() does, so a CLI run started together with the server does not fail at once.
+        """
+        self._with_retries(self._check_ready)
+
+    def _check_ready(self) -> None:
+        if not self._rpc("is_server_ready"):
+            raise ServerBusy(f"server at {self.url} is up but not ready yet")
+        if not self._rpc("is_model_ready", self.model):
+            raise ModelNotReady(
+                f"model '{self.model}' is not ready at {self.url} (ready models: {self._ready_models()})"
+            )
+
+    def _ready_models(self) -> str:
+        index = self._rpc("get_model_repository_index", as_json=True)
+        models = index.get("models", []) if isinstance(index, dict) else index
+        ready = sorted(m["name"] for m in models if m.get("state") == "READY")
+        return ", ".join(ready) or "none"
 
     def model_statistics(self) -> dict[str, Any]:
         """Triton's statistics of this model (success/fail counts, queue and compute ns)."""
-        return self._call(self._client.get_inference_statistics, self.model, **self._json)
+        return self._call("get_inference_statistics", self.model, as_json=True)
 
     # -- inference ----------------------------------------------------------------------------
     def analyze(self, data: bytes, name: str = "") -> AnalysisResult:
@@ -155,9 +178,7 @@ class LesionClient:
         tensor = self._module.InferInput(IMAGE_BYTES.name, [1, 1], IMAGE_BYTES.dtype)
         tensor.set_data_from_numpy(np.array([[data]], dtype=np.object_))
         outputs = [self._requested(spec.name) for spec in PIPELINE.outputs]
-        if self.protocol == "http":
-            return self._client.infer(self.model, [tensor], outputs=outputs)
-        return self._client.infer(self.model, [tensor], outputs=outputs, client_timeout=self.timeout_s)
+        return self._rpc("infer", self.model, [tensor], outputs=outputs)
 
     def _requested(self, name: str):
         if self.protocol == "http":
@@ -183,10 +204,21 @@ class LesionClient:
         )
 
     # -- plumbing -----------------------------------------------------------------------------
-    def _call(self, fn, *args, **kwargs):
+    def _rpc(self, method: str, *args, as_json: bool = False, **kwargs):
+        """Call a tritonclient method; gRPC needs its deadline per call and JSON asked for explicitly
+        (HTTP has its timeouts on the connection and answers dicts already)."""
+        if self.protocol == "grpc":
+            kwargs["client_timeout"] = self.timeout_s
+            if as_json:
+                kwargs["as_json"] = True
+        return getattr(self._client, method)(*args, **kwargs)
+
+    def _call(self, method: str, *args, **kwargs):
+        """_rpc with every failure turned into a ClientError (no retries)."""
+        return self._classified(self._rpc, method, *args, **kwargs)
+
+    def _classified(self, fn, *args, **kwargs):
         try:
-            if self.protocol == "grpc":
-                kwargs.setdefault("client_timeout", self.timeout_s)
             return fn(*args, **kwargs)
         except Exception as err:  # noqa: BLE001 - every failure becomes a ClientError
             raise classify(err, url=self.url, model=self.model, timeout_s=self.timeout_s) from err
@@ -195,10 +227,7 @@ class LesionClient:
         """Retry transient failures (connection refused, 503/UNAVAILABLE) with exponential backoff."""
         for attempt in range(self.retries + 1):
             try:
-                try:
-                    return fn(*args)
-                except Exception as err:  # noqa: BLE001
-                    raise classify(err, url=self.url, model=self.model, timeout_s=self.timeout_s) from err
+                return self._classified(fn, *args)
             except ClientError as err:
                 if not err.transient or attempt == self.retries:
                     raise
@@ -208,11 +237,6 @@ class LesionClient:
     def _record_error(self, kind: str) -> None:
         if self.metrics is not None:
             self.metrics.record_error(self.model, self.protocol, kind)
-
-    @property
-    def _json(self) -> dict[str, bool]:
-        """gRPC answers are protobufs unless asked for JSON; HTTP answers are dicts already."""
-        return {"as_json": True} if self.protocol == "grpc" else {}
 
     def close(self) -> None:
         self._client.close()
