@@ -41,7 +41,7 @@ def decode_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> DecodedImage:
         raise ImageDecodeError("empty input: no image bytes were sent")
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # checked below
             image = Image.open(io.BytesIO(data))
             width, height = image.size
             if width * height > max_pixels:
@@ -55,7 +55,9 @@ def decode_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> DecodedImage:
             rgb = np.asarray(image.convert("RGB"), dtype=np.uint8)
     except ImageDecodeError:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+    except Image.DecompressionBombError as err:
+        raise ImageDecodeError(f"image is over the limit of {max_pixels / 1e6:.0f} megapixels: {err}") from err
+    except UnidentifiedImageError as err:
         raise ImageDecodeError(f"not a readable image: {err}") from err
     except (OSError, SyntaxError, ValueError) as err:
         raise ImageDecodeError(f"corrupt or truncated image: {err}") from err
