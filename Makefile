@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 DATA ?= ../shared/data/isic2017-256
 
-.PHONY: setup system-deps test demo train evaluate serve stop dashboard report clean
+.PHONY: setup system-deps test demo train evaluate serve stop benchmark dashboard report clean
 
 setup: $(VENV)/.installed
 
@@ -29,6 +29,23 @@ train: setup
 
 evaluate: setup
 	$(PY) -m training.evaluate --data $(DATA) --split training
+
+# Serving (export when model.onnx/calibration.json are missing or older than the checkpoint).
+CHECKPOINT ?= models/lesion_multitask.pt
+EXPORT_ARGS ?= --if-stale --checkpoint $(CHECKPOINT)
+HTTP_PORT ?= 8000
+GRPC_PORT ?= 8001
+METRICS_PORT ?= 8002
+
+serve: setup
+	$(PY) -m export $(EXPORT_ARGS)
+	$(PY) -m serving start --http-port $(HTTP_PORT) --grpc-port $(GRPC_PORT) --metrics-port $(METRICS_PORT)
+
+stop:
+	$(PY) -m serving stop
+
+benchmark: setup
+	$(PY) benchmarks/serving.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info

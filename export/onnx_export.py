@@ -27,10 +27,13 @@ class ProbabilityGraph(nn.Module):
         return tuple(torch.sigmoid(logits[name]) for name in self.names)
 
 
-def export_onnx(model: nn.Module, path: Path, *, opset: int = DEFAULT_OPSET) -> Path:
+def export_onnx(
+    model: nn.Module, path: Path, *, opset: int = DEFAULT_OPSET, metadata: dict[str, str] | None = None
+) -> Path:
     """Write `model` (a LesionNet) as ONNX: input `image`, outputs named as the contract, batch dynamic.
 
-    A single-task model gets only its own outputs. The file is checked with `onnx.checker`.
+    A single-task model gets only its own outputs. `metadata` goes into the file's metadata_props
+    (e.g. "calibration", which training.predict.OnnxPredictor reads). Checked with `onnx.checker`.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -52,6 +55,10 @@ def export_onnx(model: nn.Module, path: Path, *, opset: int = DEFAULT_OPSET) -> 
             dynamo=False,
         )
     model.train(was_training)
+    if metadata:
+        proto = onnx.load(str(tmp))
+        onnx.helper.set_model_props(proto, metadata)
+        onnx.save(proto, str(tmp))
     onnx.checker.check_model(str(tmp), full_check=True)
     tmp.replace(path)
     return path

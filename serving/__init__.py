@@ -1,0 +1,1 @@
+"""Run the real Triton Inference Server locally (binary from the nvidia-pytriton wheel)."""

@@ -1,0 +1,125 @@
+"""python -m serving start|stop|status: the local Triton server (see --help)."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+from serving.triton import (
+    DEFAULT_HOST,
+    DEFAULT_LOG,
+    DEFAULT_REPOSITORY,
+    PROJECT_ROOT,
+    Ports,
+    ServerConfig,
+    TritonError,
+    TritonServer,
+    is_ready,
+)
+
+STATE_FILE = PROJECT_ROOT / "logs" / "triton.json"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m serving",
+        description="Run the real Triton Inference Server (from the nvidia-pytriton wheel) on this host. "
+        "`start` returns once every model is ready; the server keeps running until `stop`.",
+    )
+    sub = parser.add_subparsers(dest="action", required=True)
+    start = sub.add_parser("start", help="start the server and wait until it is ready")
+    start.add_argument("--repository", type=Path, default=DEFAULT_REPOSITORY, help="model repository")
+    start.add_argument("--host", default=DEFAULT_HOST, help=f"address to bind (default {DEFAULT_HOST})")
+    start.add_argument("--http-port", type=int, default=8000)
+    start.add_argument("--grpc-port", type=int, default=8001)
+    start.add_argument("--metrics-port", type=int, default=8002)
+    start.add_argument("--variant", default=None, metavar="NAME",
+                       help="model config variant: none = config.pbtxt (CPU); gpu_onnxruntime or "
+                       "gpu_tensorrt on a GPU Triton (passed as --model-config-name)")
+    start.add_argument("--log-file", type=Path, default=DEFAULT_LOG, help=f"default {DEFAULT_LOG}")
+    start.add_argument("--timeout", type=float, default=180, help="seconds to wait for readiness")
+    sub.add_parser("stop", help="stop the server started by `start`")
+    sub.add_parser("status", help="say whether the server runs and is ready")
+    return parser.parse_args(argv)
+
+
+def _read_state() -> dict | None:
+    try:
+        state = json.loads(STATE_FILE.read_text())
+    except (OSError, ValueError):
+        return None
+    return state if _alive(state["pid"]) else None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return b"tritonserver" in cmdline
+
+
+def start(args: argparse.Namespace) -> int:
+    if (state := _read_state()) is not None:
+        print(f"error: a server started here already runs (pid {state['pid']}, http {state['http_url']}); "
+              "`python -m serving stop` first", file=sys.stderr)
+        return 1
+    config = ServerConfig(repository=args.repository, ports=Ports(args.http_port, args.grpc_port, args.metrics_port),
+                          host=args.host, log_file=args.log_file, model_config_name=args.variant)
+    server = TritonServer(config)
+    print(f"starting tritonserver; log: {config.log_file}")
+    try:
+        server.start(detach=True)
+        endpoints = server.wait_ready(args.timeout)
+    except TritonError as err:
+        server.stop()
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    STATE_FILE.parent.mkdir(parents=True, exist_ok=True)
+    STATE_FILE.write_text(json.dumps({"pid": server.pid, **vars(endpoints), "log": str(config.log_file)}))
+    print(f"ready (pid {server.pid}): HTTP {endpoints.http_url}, gRPC {endpoints.grpc_url}, "
+          f"metrics {endpoints.metrics_url}")
+    return 0
+
+
+def stop() -> int:
+    state = _read_state()
+    if state is None:
+        print("no server started by `python -m serving start` is running")
+        STATE_FILE.unlink(missing_ok=True)
+        return 0
+    os.kill(state["pid"], signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    while _alive(state["pid"]) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if _alive(state["pid"]):
+        os.kill(state["pid"], signal.SIGKILL)
+    STATE_FILE.unlink(missing_ok=True)
+    print(f"stopped tritonserver (pid {state['pid']})")
+    return 0
+
+
+def status() -> int:
+    state = _read_state()
+    if state is None:
+        print("not running")
+        return 3
+    ready = "ready" if is_ready(state["http_url"]) else "NOT ready"
+    print(f"running (pid {state['pid']}), {ready}: HTTP {state['http_url']}, gRPC {state['grpc_url']}, "
+          f"metrics {state['metrics_url']}; log {state['log']}")
+    return 0 if ready == "ready" else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.action == "start":
+        return start(args)
+    return stop() if args.action == "stop" else status()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
