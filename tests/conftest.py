@@ -1,21 +1,25 @@
 """Fixtures shared by every test package.
 
-Data and models
-- `isic_root` (session): the ISIC 2017 data root (`../shared/data/isic2017-256`); skips when absent.
-- `isic_images` (session): paths of a few real ISIC JPEGs, sorted; skips when absent.
+Real ISIC 2017 data is read from ../shared/data/isic2017-256 (or $ISIC_DATA); tests that need it skip
+cleanly where it is absent.
+
+Data
+- `isic_root`, `isic_samples`, `isic_jpeg_bytes`: see their docstrings.
+
+Models and a real Triton server
 - `checkpoint_path` (session): the shipped default model when it exists, else a checkpoint of
   `LesionNet(ModelConfig())` (ImageNet encoder, untrained decoder) saved to a temp dir.
 - `model_repository` (session): a private copy of `model_repository/` with model.onnx and
   calibration.json exported from `checkpoint_path` (the checkout's own repository is never touched).
-
-A real Triton server
 - `triton_server` (session): a real tritonserver serving `model_repository` (preprocess, lesion_net,
   postprocess, lesion_pipeline) on free ports of 127.0.0.1; returns `serving.triton.Endpoints`:
-  `.http_url` / `.grpc_url` ("127.0.0.1:PORT", what tritonclient takes) and `.metrics_url` (full URL).
-  It is stopped at the end of the session; its log is `triton.log` in the session's temp dir.
+  `.http_url` / `.grpc_url` ("127.0.0.1:PORT", what tritonclient takes) and `.metrics_url` (full URL
+  of the Prometheus text endpoint). Stopped at the end of the session; its log is `triton.log` in a
+  session temp dir (the path is in the error when it fails to start).
 """
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,21 +28,32 @@ import pytest
 
 from serving.triton import DEFAULT_REPOSITORY, Endpoints, Ports, ServerConfig, TritonError, TritonServer
 
-ISIC_ROOT = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "isic2017-256"
-ISIC_IMAGE_DIR = "ISIC-2017_Training_Data"
+REPO = Path(__file__).resolve().parent.parent
+ISIC_ROOT = Path(os.environ.get("ISIC_DATA", REPO.parent / "shared" / "data" / "isic2017-256"))
 GENERATED = ("model.onnx", "model.plan", "calibration.json", "candidate.onnx", "__pycache__")
 
 
 @pytest.fixture(scope="session")
 def isic_root() -> Path:
-    if not (ISIC_ROOT / ISIC_IMAGE_DIR).is_dir():
+    """The ISIC 2017 data root (official layout); skips the test where it is absent."""
+    if not (ISIC_ROOT / "ISIC-2017_Training_Data").is_dir():
         pytest.skip(f"ISIC 2017 data not found at {ISIC_ROOT}")
     return ISIC_ROOT
 
 
 @pytest.fixture(scope="session")
-def isic_images(isic_root: Path) -> list[Path]:
-    return sorted((isic_root / ISIC_IMAGE_DIR).glob("*.jpg"))[:16]
+def isic_samples(isic_root: Path):
+    from training.data import read_split
+
+    return read_split(isic_root, "training")
+
+
+@pytest.fixture(scope="session")
+def isic_jpeg_bytes(isic_samples) -> list[bytes]:
+    """A few real ISIC JPEGs as bytes: two nevi, a melanoma, a seborrheic keratosis."""
+    picks = [s for s in isic_samples if s.diagnosis == 0][:2]
+    picks += [next(s for s in isic_samples if s.diagnosis == d) for d in (1, 2)]
+    return [s.image_path.read_bytes() for s in picks]
 
 
 @pytest.fixture(scope="session")
