@@ -47,5 +47,11 @@ stop:
 benchmark: setup
 	$(PY) benchmarks/serving.py $(BENCH_ARGS)
 
+# Dashboard on http://127.0.0.1:8501 (python -m dashboard --help lists DASHBOARD_ARGS, e.g. --prometheus-url).
+DASHBOARD_ARGS ?=
+
+dashboard: setup
+	$(PY) -m dashboard $(DASHBOARD_ARGS)
+
 clean:
 	rm -rf $(VENV) runs build *.egg-info
