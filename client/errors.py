@@ -88,8 +88,6 @@ def _classify_server_error(
         return ModelNotReady(f"model '{model}' is not ready at {url}: {message}")
     if status in ("503", "StatusCode.UNAVAILABLE"):
         return ServerBusy(f"server at {url} is unavailable (model '{model}'): {message}")
-    if status in ("400", "StatusCode.INVALID_ARGUMENT"):
-        return InvalidImage(f"server rejected the request: {message}")
     return InferenceFailed(f"inference failed at {url} (model '{model}'): {message}")
 
 

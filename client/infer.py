@@ -132,7 +132,7 @@ def json_line(outcome: Outcome) -> str:
 def results_table(outcomes: list[Outcome]) -> Table:
     table = Table(title="Lesion analysis")
     for column in ("image", "melanoma", "seborrheic keratosis", "lesion area", "latency ms"):
-        table.add_column(column, justify="left" if column == "image" else "right")
+        table.add_column(column, justify="left" if column == "image" else "right", overflow="fold")
     for outcome in outcomes:
         if (r := outcome.result) is None:
             table.add_row(str(outcome.path), "error", "error", "-", "-")
@@ -182,7 +182,7 @@ def run(args: argparse.Namespace) -> int:
                 traceback.print_exception(err, file=sys.stderr)
             return EXIT_NOTHING_DONE
         outcomes = analyse_all(files, pool, args, stems)
-    stdout = Console(soft_wrap=True)
+    stdout = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)  # no folding in pipes
     if not args.json:
         stdout.print(results_table(outcomes))
         stdout.print(summary_line(outcomes))

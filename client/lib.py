@@ -128,7 +128,7 @@ class LesionClient:
             return False
 
     def server_metadata(self) -> dict[str, Any]:
-        return self._call("get_server_metadata", as_json=True)
+        return _json_numbers(self._call("get_server_metadata", as_json=True))
 
     def check_ready(self) -> None:
         """Raise ServerUnreachable or ModelNotReady unless the model takes requests now.
@@ -154,14 +154,14 @@ class LesionClient:
 
     def model_statistics(self) -> dict[str, Any]:
         """Triton's statistics of this model (success/fail counts, queue and compute ns)."""
-        return self._call("get_inference_statistics", self.model, as_json=True)
+        return _json_numbers(self._call("get_inference_statistics", self.model, as_json=True))
 
     # -- inference ----------------------------------------------------------------------------
     def analyze(self, data: bytes, name: str = "") -> AnalysisResult:
         """Analyse one encoded image (JPEG/PNG/... bytes). Raises a ClientError subclass on failure."""
         if not data:
             self._record_error(InvalidImage.kind)
-            raise InvalidImage(f"{name or 'image'} is empty: no bytes to send")
+            raise InvalidImage("empty input: no image bytes to send")
         start = time.perf_counter()
         try:
             response = self._with_retries(self._infer, data)
@@ -246,3 +246,14 @@ class LesionClient:
 
     def __exit__(self, *exc_info) -> None:
         self.close()
+
+
+def _json_numbers(value: Any) -> Any:
+    """gRPC's JSON renders int64 counters as strings ("5"); make them ints as HTTP answers them."""
+    if isinstance(value, dict):
+        return {k: _json_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_numbers(v) for v in value]
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return value

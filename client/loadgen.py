@@ -190,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     config = SweepConfig(levels, args.requests, args.duration, args.warmup)
     settings = ClientSettings(args.url, args.protocol, args.model, args.timeout)
     metrics = ClientMetrics()
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 160)  # no folding in pipes
     if args.metrics_port is not None:
         server, _ = metrics.serve(args.metrics_port)
         console.print(f"client metrics at http://127.0.0.1:{server.server_port}/metrics")
