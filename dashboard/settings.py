@@ -87,7 +87,10 @@ def build_parser(environ: Mapping[str, str] | None = None) -> argparse.ArgumentP
 
 def parse_settings(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> DashboardSettings:
     """Settings from argv (without the program name) over the environment over the defaults."""
-    args = build_parser(environ).parse_args(list(argv or []))
+    parser = build_parser(environ)
+    args = parser.parse_args(list(argv or []))
+    if args.protocol not in PROTOCOLS:  # argparse checks choices on the command line, not in defaults
+        parser.error(f"protocol must be one of {', '.join(PROTOCOLS)}, not {args.protocol!r} (LESION_PROTOCOL)")
     return DashboardSettings(
         url=args.url,
         protocol=args.protocol,
