@@ -44,6 +44,7 @@ def export_onnx(
     tmp = path.with_name(path.name + ".tmp")
     with torch.no_grad(), warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Constant folding", category=UserWarning)
+        warnings.filterwarnings("ignore", category=DeprecationWarning)  # the legacy exporter's own notices
         torch.onnx.export(
             graph,
             (example,),

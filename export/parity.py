@@ -1,6 +1,7 @@
 """Parity of an exported model against PyTorch on real images; a failed check fails the export."""
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,7 +10,7 @@ import numpy as np
 
 from lesion.preprocessing import preprocess_bytes
 
-DEFAULT_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "isic2017-256"
+DEFAULT_DATA = Path(os.environ.get("ISIC_DATA", Path(__file__).resolve().parents[2] / "shared" / "data" / "isic2017-256"))
 IMAGE_DIR = "ISIC-2017_Training_Data"
 
 Runner = Callable[[np.ndarray], dict[str, np.ndarray]]  # e.g. training.predict.TorchPredictor

@@ -13,7 +13,6 @@ from serving.triton import (
     DEFAULT_HOST,
     DEFAULT_LOG,
     DEFAULT_REPOSITORY,
-    PROJECT_ROOT,
     Ports,
     ServerConfig,
     TritonError,
@@ -21,7 +20,11 @@ from serving.triton import (
     is_ready,
 )
 
-STATE_FILE = PROJECT_ROOT / "logs" / "triton.json"
+
+
+def state_file(log_file: Path) -> Path:
+    """Where `start` records the pid and URLs for `stop` and `status`: beside the log."""
+    return Path(log_file).with_suffix(".json")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -40,16 +43,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     start.add_argument("--variant", default=None, metavar="NAME",
                        help="model config variant: none = config.pbtxt (CPU); gpu_onnxruntime or "
                        "gpu_tensorrt on a GPU Triton (passed as --model-config-name)")
-    start.add_argument("--log-file", type=Path, default=DEFAULT_LOG, help=f"default {DEFAULT_LOG}")
     start.add_argument("--timeout", type=float, default=180, help="seconds to wait for readiness")
-    sub.add_parser("stop", help="stop the server started by `start`")
-    sub.add_parser("status", help="say whether the server runs and is ready")
+    stop = sub.add_parser("stop", help="stop the server started by `start`")
+    status = sub.add_parser("status", help="say whether the server runs and is ready (exit 0 when ready)")
+    for command in (start, stop, status):
+        command.add_argument("--log-file", type=Path, default=DEFAULT_LOG,
+                             help=f"server log; its pid/URL record sits beside it (default {DEFAULT_LOG})")
     return parser.parse_args(argv)
 
 
-def _read_state() -> dict | None:
+def _read_state(log_file: Path) -> dict | None:
     try:
-        state = json.loads(STATE_FILE.read_text())
+        state = json.loads(state_file(log_file).read_text())
     except (OSError, ValueError):
         return None
     return state if _alive(state["pid"]) else None
@@ -64,7 +69,7 @@ def _alive(pid: int) -> bool:
 
 
 def start(args: argparse.Namespace) -> int:
-    if (state := _read_state()) is not None:
+    if (state := _read_state(args.log_file)) is not None:
         print(f"error: a server started here already runs (pid {state['pid']}, http {state['http_url']}); "
               "`python -m serving stop` first", file=sys.stderr)
         return 1
@@ -79,18 +84,17 @@ def start(args: argparse.Namespace) -> int:
         server.stop()
         print(f"error: {err}", file=sys.stderr)
         return 1
-    STATE_FILE.parent.mkdir(parents=True, exist_ok=True)
-    STATE_FILE.write_text(json.dumps({"pid": server.pid, **vars(endpoints), "log": str(config.log_file)}))
+    state_file(config.log_file).write_text(json.dumps({"pid": server.pid, **vars(endpoints), "log": str(config.log_file)}))
     print(f"ready (pid {server.pid}): HTTP {endpoints.http_url}, gRPC {endpoints.grpc_url}, "
           f"metrics {endpoints.metrics_url}")
     return 0
 
 
-def stop() -> int:
-    state = _read_state()
+def stop(log_file: Path) -> int:
+    state = _read_state(log_file)
     if state is None:
         print("no server started by `python -m serving start` is running")
-        STATE_FILE.unlink(missing_ok=True)
+        state_file(log_file).unlink(missing_ok=True)
         return 0
     os.kill(state["pid"], signal.SIGTERM)
     deadline = time.monotonic() + 30
@@ -98,13 +102,13 @@ def stop() -> int:
         time.sleep(0.2)
     if _alive(state["pid"]):
         os.kill(state["pid"], signal.SIGKILL)
-    STATE_FILE.unlink(missing_ok=True)
+    state_file(log_file).unlink(missing_ok=True)
     print(f"stopped tritonserver (pid {state['pid']})")
     return 0
 
 
-def status() -> int:
-    state = _read_state()
+def status(log_file: Path) -> int:
+    state = _read_state(log_file)
     if state is None:
         print("not running")
         return 3
@@ -118,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.action == "start":
         return start(args)
-    return stop() if args.action == "stop" else status()
+    return stop(args.log_file) if args.action == "stop" else status(args.log_file)
 
 
 if __name__ == "__main__":

@@ -99,11 +99,12 @@ def backend_directory(build_dir: Path = PROJECT_ROOT / "build" / "triton-backend
         if not target.exists():
             raise TritonError(f"{target} is missing from the nvidia-pytriton wheel (Python {version})")
         link = python / name
-        if link.is_symlink() or link.exists():
-            if link.resolve() == target.resolve():
-                continue
-            link.unlink()
-        link.symlink_to(target)
+        if link.is_symlink() and link.resolve() == target.resolve():
+            continue
+        tmp = python / f".{name}.{os.getpid()}"  # concurrent starts (parallel test sessions) must not race
+        tmp.unlink(missing_ok=True)
+        tmp.symlink_to(target)
+        tmp.replace(link)
     return build_dir
 
 
