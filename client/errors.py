@@ -64,8 +64,9 @@ def classify(err: BaseException, *, url: str, model: str, timeout_s: float) -> C
         return err
     if isinstance(err, TimeoutError) or _is_gevent_timeout(err):
         return InferenceTimeout(f"no answer from {url} within {timeout_s:g} s (model '{model}')")
-    if isinstance(err, ConnectionError | OSError):
-        return ServerUnreachable(f"server unreachable at {url}: {err.strerror or err}")
+    if isinstance(err, OSError):
+        reason = "connection refused" if isinstance(err, ConnectionRefusedError) else err.strerror or err
+        return ServerUnreachable(f"server unreachable at {url}: {reason}")
     if isinstance(err, InferenceServerException):
         return _classify_server_error(err, url=url, model=model, timeout_s=timeout_s)
     return InferenceFailed(f"request to {url} (model '{model}') failed: {type(err).__name__}: {err}")
