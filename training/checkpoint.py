@@ -22,7 +22,6 @@ class Checkpoint:
     epoch: int = 0
     metrics: dict = field(default_factory=dict)
     optimizer_state: dict | None = None
-    scheduler_state: dict | None = None
 
 
 def save_checkpoint(path: Path, ckpt: Checkpoint) -> None:
@@ -37,8 +36,6 @@ def save_checkpoint(path: Path, ckpt: Checkpoint) -> None:
     }
     if ckpt.optimizer_state is not None:
         state["optimizer"] = ckpt.optimizer_state
-    if ckpt.scheduler_state is not None:
-        state["scheduler"] = ckpt.scheduler_state
     tmp = path.with_suffix(path.suffix + ".tmp")
     torch.save(state, tmp)
     tmp.replace(path)
@@ -61,5 +58,4 @@ def load_checkpoint(path: Path | None = None, map_location: str = "cpu") -> Chec
         epoch=state.get("epoch", 0),
         metrics=state.get("metrics", {}),
         optimizer_state=state.get("optimizer"),
-        scheduler_state=state.get("scheduler"),
     )

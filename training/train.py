@@ -97,7 +97,7 @@ def train_one_epoch(model, loader, loss_fn, optimizer, scheduler, device: str, e
         scheduler.step()
         for key, value in losses.items():
             totals[key] = totals.get(key, 0.0) + value.item() * len(image)
-        bar.set_postfix(loss=f"{float(losses['loss']):.3f}")
+        bar.set_postfix(loss=f"{losses['loss'].item():.3f}")
     return {f"train_{k}": v / len(loader.dataset) for k, v in totals.items()}
 
 
@@ -145,8 +145,6 @@ def main(argv: list[str] | None = None) -> int:
     config = ModelConfig(encoder=args.encoder, task=args.task, pretrained=not args.no_pretrained)
     model = LesionNet(config).to(device).to(memory_format=torch.channels_last)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, epochs=args.epochs,
-                                                    steps_per_epoch=len(loader), pct_start=0.15)
     labels = torch.from_numpy(np.stack([s.labels for s in train_samples]))
     loss_fn = MultiTaskLoss(label_pos_weight(labels), args.seg_weight, args.cls_weight)
 
@@ -155,9 +153,12 @@ def main(argv: list[str] | None = None) -> int:
         ckpt = load_checkpoint(args.output / "last.pt", map_location=device)
         model.load_state_dict(ckpt.model.state_dict())
         optimizer.load_state_dict(ckpt.optimizer_state)
-        scheduler.load_state_dict(ckpt.scheduler_state)
         start_epoch, best = ckpt.epoch + 1, float(ckpt.metrics.get("best_score", -1.0))
         print(f"resumed from epoch {ckpt.epoch}")
+    # Rebuilt rather than restored, so a resumed run may also extend --epochs; it continues at the same step.
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, epochs=args.epochs,
+                                                    steps_per_epoch=len(loader), pct_start=0.15,
+                                                    last_epoch=(start_epoch - 1) * len(loader) - 1)
 
     for epoch in range(start_epoch, args.epochs + 1):
         started = time.time()
@@ -175,8 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         if improved or not held_out:
             save_checkpoint(args.output / "best.pt", Checkpoint(model, epoch=epoch, metrics=metrics))
         save_checkpoint(args.output / "last.pt", Checkpoint(model, epoch=epoch, metrics=metrics,
-                                                            optimizer_state=optimizer.state_dict(),
-                                                            scheduler_state=scheduler.state_dict()))
+                                                            optimizer_state=optimizer.state_dict()))
         model.to(memory_format=torch.channels_last)
 
     if held_out and config.task != "seg":

@@ -1,0 +1,61 @@
+import json
+
+import pytest
+
+from lesion.calibration import Calibration, LabelCalibration
+from training.checkpoint import Checkpoint, save_checkpoint
+from training.evaluate import KEYS, main as evaluate_main
+from training.models import LesionNet, ModelConfig
+
+
+@pytest.fixture(scope="module")
+def checkpoint_and_onnx(tmp_path_factory):
+    """An ImageNet-initialised network as a checkpoint and as ONNX, carrying a non-trivial calibration."""
+    from export.onnx_export import export_onnx
+
+    root = tmp_path_factory.mktemp("model")
+    model = LesionNet(ModelConfig()).eval()
+    calibration = Calibration({"melanoma": LabelCalibration(1.2, 0.3, 0.45),
+                               "seborrheic_keratosis": LabelCalibration()})
+    save_checkpoint(root / "model.pt", Checkpoint(model, calibration))
+    export_onnx(model, root / "model.onnx", metadata={"calibration": calibration.to_json()})
+    return root / "model.pt", root / "model.onnx"
+
+
+def run_json(capsys, *args) -> dict:
+    assert evaluate_main([*args, "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_checkpoint_and_onnx_give_the_same_metrics(small_isic_copy, checkpoint_and_onnx, capsys):
+    pt, onnx = checkpoint_and_onnx
+    a = run_json(capsys, "--data", str(small_isic_copy), "--split", "training", "--model", str(pt))
+    b = run_json(capsys, "--data", str(small_isic_copy), "--split", "training", "--model", str(onnx))
+    assert tuple(a) == KEYS and tuple(b) == KEYS
+    assert a["n_images"] == b["n_images"] == 24
+    for key in KEYS[1:]:
+        assert a[key] == pytest.approx(b[key], abs=2e-3), key
+    assert 0 <= a["jaccard"] <= 1 and 0 <= a["auc_mean"] <= 1
+
+
+def test_split_without_masks_gives_null_segmentation_keys(tmp_path, small_isic_copy, checkpoint_and_onnx, capsys):
+    import shutil
+
+    root = tmp_path / "nomask"
+    shutil.copytree(small_isic_copy, root)
+    shutil.rmtree(root / "ISIC-2017_Training_Part1_GroundTruth")
+    out = run_json(capsys, "--data", str(root), "--split", "training", "--model", str(checkpoint_and_onnx[1]))
+    assert out["jaccard"] is None and out["threshold_jaccard"] is None and out["dice"] is None
+    assert out["auc_melanoma"] is not None
+
+
+def test_readable_table_and_clear_errors(small_isic_copy, checkpoint_and_onnx, tmp_path, capsys):
+    assert evaluate_main(["--data", str(small_isic_copy), "--split", "training", "--limit", "4",
+                          "--model", str(checkpoint_and_onnx[0])]) == 0
+    table = capsys.readouterr().out
+    assert "jaccard" in table and "auc_melanoma" in table
+    assert evaluate_main(["--data", str(tmp_path), "--split", "validation"]) == 2
+    assert "image folder missing" in capsys.readouterr().err
+    assert evaluate_main(["--data", str(small_isic_copy), "--split", "training",
+                          "--model", str(tmp_path / "none.pt")]) == 2
+    assert "no checkpoint" in capsys.readouterr().err

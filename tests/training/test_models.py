@@ -1,0 +1,60 @@
+import pytest
+import torch
+
+from training.losses import MultiTaskLoss, label_pos_weight, soft_dice_loss
+from training.models import LesionNet, ModelConfig
+
+
+@pytest.mark.parametrize("encoder", ["efficientnet_lite0", "inception"])
+@pytest.mark.parametrize("task, keys", [
+    ("multi", {"mask", "melanoma", "seborrheic_keratosis"}),
+    ("seg", {"mask"}),
+    ("cls", {"melanoma", "seborrheic_keratosis"}),
+])
+def test_output_names_and_shapes(encoder, task, keys):
+    model = LesionNet(ModelConfig(encoder=encoder, task=task, pretrained=False)).eval()
+    with torch.no_grad():
+        out = model(torch.randn(2, 3, 256, 256))
+    assert set(out) == keys == set(model.outputs)
+    if "mask" in out:
+        assert out["mask"].shape == (2, 1, 256, 256)
+    for label in keys - {"mask"}:
+        assert out[label].shape == (2, 1)
+        prob = torch.sigmoid(out[label])
+        assert ((prob >= 0) & (prob <= 1)).all()
+
+
+def test_pretrained_encoder_really_loads_imagenet_weights():
+    a = LesionNet(ModelConfig(pretrained=True)).encoder.stem[0].weight
+    b = LesionNet(ModelConfig(pretrained=True)).encoder.stem[0].weight
+    c = LesionNet(ModelConfig(pretrained=False)).encoder.stem[0].weight
+    assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+def test_unknown_task_or_encoder():
+    with pytest.raises(ValueError, match="unknown task"):
+        LesionNet(ModelConfig(task="both"))
+    with pytest.raises(ValueError, match="unknown encoder"):
+        LesionNet(ModelConfig(encoder="vgg"))
+
+
+def test_dice_loss_by_hand():
+    target = torch.tensor([[[[1.0, 1.0], [0.0, 0.0]]]])
+    perfect = torch.tensor([[[[50.0, 50.0], [-50.0, -50.0]]]])
+    assert soft_dice_loss(perfect, target).item() == pytest.approx(0.0, abs=1e-6)
+    zero = torch.zeros_like(target)  # prob 0.5 everywhere: 1 - (2*1 + 1) / (2 + 2 + 1)
+    assert soft_dice_loss(zero, target).item() == pytest.approx(1 - 3 / 5)
+
+
+def test_pos_weight_and_multitask_loss_by_hand():
+    labels = torch.tensor([[1.0, 0.0], [0.0, 0.0], [0.0, 0.0], [0.0, 1.0]])
+    assert label_pos_weight(labels).tolist() == [3.0, 3.0]
+    loss = MultiTaskLoss(pos_weight=torch.ones(2), seg_weight=2.0, cls_weight=0.5)
+    outputs = {"melanoma": torch.zeros(1, 1), "seborrheic_keratosis": torch.zeros(1, 1),
+               "mask": torch.zeros(1, 1, 2, 2)}
+    batch = {"labels": torch.tensor([[1.0, 0.0]]), "mask": torch.tensor([[[[1.0, 1.0], [0.0, 0.0]]]])}
+    parts = loss(outputs, batch)
+    ln2 = torch.log(torch.tensor(2.0)).item()
+    assert parts["cls"].item() == pytest.approx(ln2)
+    assert parts["seg"].item() == pytest.approx(ln2 + 0.4)
+    assert parts["loss"].item() == pytest.approx(2 * (ln2 + 0.4) + 0.5 * ln2)
