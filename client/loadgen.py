@@ -161,13 +161,23 @@ def write_csv(results: list[LevelResult], path: Path) -> None:
         writer.writerows(asdict(r) for r in results)
 
 
+def _levels(text: str) -> tuple[int, ...]:
+    try:
+        levels = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a comma-separated list of integers: {text!r}") from None
+    if not levels or min(levels) < 1:
+        raise argparse.ArgumentTypeError("concurrency levels must be at least 1")
+    return levels
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m client.loadgen", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument("--images", type=Path, default=DEFAULT_IMAGES, help=f"image directory (default: {DEFAULT_IMAGES})")
     p.add_argument("--max-images", type=int, default=64, help="distinct images loaded and cycled (default: 64)")
-    p.add_argument("--levels", default="1,2,4,8", help="comma-separated concurrency levels (default: 1,2,4,8)")
+    p.add_argument("--levels", type=_levels, default=(1, 2, 4, 8), help="comma-separated concurrency levels (default: 1,2,4,8)")
     p.add_argument("--requests", type=int, default=200, help="at most this many requests per level (default: 200)")
     p.add_argument("--duration", type=float, default=30.0, help="at most this many seconds per level (default: 30)")
     p.add_argument("--warmup", type=int, default=4, help="requests sent before measuring (default: 4)")
@@ -186,8 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.images.is_dir():
         print(f"error: image directory not found: {args.images} (give --images DIR)", file=sys.stderr)
         return 2
-    levels = tuple(int(v) for v in args.levels.split(","))
-    config = SweepConfig(levels, args.requests, args.duration, args.warmup)
+    config = SweepConfig(args.levels, args.requests, args.duration, args.warmup)
     settings = ClientSettings(args.url, args.protocol, args.model, args.timeout)
     metrics = ClientMetrics()
     console = Console(width=None if sys.stdout.isatty() else 160)  # no folding in pipes
