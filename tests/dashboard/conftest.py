@@ -1,21 +1,19 @@
 """Dashboard test fixtures: AppTest runs of the real app, settings pointing at the real server."""
 from __future__ import annotations
 
-import socket
+import shutil
+import subprocess
 import sys
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
+import requests
 from streamlit.testing.v1 import AppTest
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def server_args(endpoints) -> list[str]:
@@ -25,9 +23,9 @@ def server_args(endpoints) -> list[str]:
 
 
 @pytest.fixture
-def down_args() -> list[str]:
+def down_args(free_tcp_port_factory) -> list[str]:
     """Arguments naming ports where nothing listens: the server-down case."""
-    port = free_port()
+    port = free_tcp_port_factory()
     return ["--url", f"127.0.0.1:{port}", "--metrics-url", f"http://127.0.0.1:{port}/metrics",
             "--metrics-port", "0"]
 
@@ -48,3 +46,44 @@ def run_app(monkeypatch: pytest.MonkeyPatch) -> Callable[..., AppTest]:
 
 def texts(at: AppTest, kind: str) -> list[str]:
     return [e.value for e in getattr(at, kind)]
+
+
+@pytest.fixture(scope="session")
+def prometheus(triton_server, tmp_path_factory, free_tcp_port_factory) -> Iterator[str]:
+    """A real Prometheus (Debian package) scraping the test Triton every second; yields its base URL."""
+    binary = shutil.which("prometheus")
+    if binary is None:
+        pytest.skip("prometheus not installed (bash scripts/install-system-deps.sh installs it)")
+    folder = tmp_path_factory.mktemp("prometheus")
+    target = urlsplit(triton_server.metrics_url)
+    (folder / "prometheus.yml").write_text(
+        "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+        "scrape_configs:\n"
+        f"  - {{job_name: triton, metrics_path: '{target.path}', static_configs: [{{targets: ['{target.netloc}']}}]}}\n"
+    )
+    url = f"http://127.0.0.1:{free_tcp_port_factory()}"
+    log = (folder / "prometheus.log").open("w")
+    process = subprocess.Popen(
+        [binary, f"--config.file={folder / 'prometheus.yml'}", f"--storage.tsdb.path={folder / 'data'}",
+         f"--web.listen-address={url.removeprefix('http://')}"],
+        stdout=log, stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not _scraped(url):  # ready, and its first scrape of Triton done (discovery waits ~5 s)
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"Prometheus did not start; log: {folder / 'prometheus.log'}")
+            time.sleep(0.5)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+
+
+def _scraped(url: str) -> bool:
+    try:
+        body = requests.get(f"{url}/api/v1/query", params={"query": 'up{job="triton"} == 1'}, timeout=2).json()
+    except (requests.RequestException, ValueError):
+        return False
+    return bool(body.get("data", {}).get("result"))
