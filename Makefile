@@ -55,3 +55,8 @@ dashboard: setup
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info
+
+# Client (issue 5): load sweep against a running server (`make serve`); see docs/client.md.
+.PHONY: loadgen
+loadgen: setup
+	$(PY) -m client.loadgen --csv runs/loadgen.csv
