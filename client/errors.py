@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from tritonclient.utils import InferenceServerException
 
+from lesion.contract import IMAGE_BYTES
+
 
 class ClientError(Exception):
     """Base class of every error LesionClient raises."""
@@ -93,10 +95,9 @@ def _classify_server_error(
 
 
 def _image_reason(message: str) -> str:
-    """Strip Triton's ensemble/python-backend prefixes, keeping the preprocessing message."""
-    lowered = message.lower()
-    starts = [lowered.find(marker) for marker in _IMAGE_MARKERS if marker in lowered]
-    return message[min(starts):] if starts else message
+    """Strip Triton's prefix ("in ensemble 'lesion_pipeline', IMAGE_BYTES: "), keeping preprocess's message."""
+    prefix = f"{IMAGE_BYTES.name}: "
+    return message.rsplit(prefix, 1)[-1] if prefix in message else message
 
 
 def _is_gevent_timeout(err: BaseException) -> bool:

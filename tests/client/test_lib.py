@@ -153,3 +153,11 @@ def test_statistics_and_metadata(client: LesionClient, isic_bytes: bytes) -> Non
     assert stats["inference_stats"]["success"]["count"] >= 1
     assert isinstance(stats["inference_stats"]["queue"]["ns"], int)
     assert client.server_metadata()["name"] == "triton"
+
+
+def test_decompression_bomb_is_refused(client: LesionClient, isic_bytes: bytes) -> None:
+    """A real JPEG whose header claims 12000 x 12000 pixels: refused from the header, not decoded."""
+    sof = isic_bytes.index(b"\xff\xc0")  # baseline frame header: length, precision, height, width
+    bomb = isic_bytes[: sof + 5] + (12000).to_bytes(2, "big") * 2 + isic_bytes[sof + 9 :]
+    with pytest.raises(InvalidImage, match="144 megapixels, over the limit of 100"):
+        client.analyze(bomb)
