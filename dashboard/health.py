@@ -33,24 +33,30 @@ class ServerHealth:
 def check_health(client_for: Callable[[str], LesionClient], models: Sequence[str]) -> ServerHealth:
     """Ask the server about itself and each model; never raises (the page shows what failed).
 
-    `client_for(name)` gives a client bound to model `name`; "" means all models (statistics).
+    `client_for(name)` opens a client bound to model `name` ("" means all models, for statistics);
+    each is closed after use.
     """
-    server = client_for(models[0])
-    if not server.server_ready():
-        return ServerHealth(url=server.url, ready=False, error=f"Triton server at {server.url} is not reachable or not ready")
-    try:
-        meta = server.server_metadata()
-        stats = client_for("").model_statistics()
-    except ClientError as err:
-        return ServerHealth(url=server.url, ready=False, error=str(err))
-    counts = _counts(stats)
+    with client_for("") as server:
+        url = server.url
+        if not server.server_ready():
+            return ServerHealth(url=url, ready=False, error=f"Triton server at {url} is not reachable or not ready")
+        try:
+            meta = server.server_metadata()
+            counts = _counts(server.model_statistics())
+        except ClientError as err:
+            return ServerHealth(url=url, ready=False, error=str(err))
     return ServerHealth(
-        url=server.url,
+        url=url,
         ready=True,
         version=str(meta.get("version", "")),
         extensions=tuple(meta.get("extensions", ())),
-        models=tuple(_model(name, client_for(name).model_ready(), counts) for name in models),
+        models=tuple(_model(name, _ready(client_for, name), counts) for name in models),
     )
+
+
+def _ready(client_for: Callable[[str], LesionClient], name: str) -> bool:
+    with client_for(name) as client:
+        return client.model_ready()
 
 
 def _counts(stats: dict) -> dict[str, list[tuple[str, int, int]]]:

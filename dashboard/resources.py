@@ -24,20 +24,18 @@ def start_exporter(address: str, port: int) -> str:
     return ""
 
 
-def session_client(settings: DashboardSettings, model: str | None = None) -> LesionClient:
-    """A client for this browser session (tritonclient's HTTP client is not thread-safe).
+def open_client(settings: DashboardSettings, model: str | None = None) -> LesionClient:
+    """A fresh client for this script run; use it in a `with` block.
 
+    Not cached across reruns: Streamlit runs each rerun in its own thread, and tritonclient's HTTP
+    client (gevent) fails when used from a thread other than the one that made it.
     model None means the pipeline; "" a client whose statistics cover every model.
     """
     model = settings.model if model is None else model
-    key = (settings.url, settings.protocol, model, settings.timeout_s)
-    clients: dict = st.session_state.setdefault("_lesion_clients", {})
-    if key not in clients:
-        clients[key] = LesionClient(
-            settings.url,
-            protocol=settings.protocol,
-            model=model,
-            timeout_s=settings.timeout_s,
-            metrics=client_metrics() if model == settings.model else None,
-        )
-    return clients[key]
+    return LesionClient(
+        settings.url,
+        protocol=settings.protocol,
+        model=model,
+        timeout_s=settings.timeout_s,
+        metrics=client_metrics() if model == settings.model else None,
+    )

@@ -8,7 +8,7 @@ import streamlit as st
 from client.lib import ClientError
 from dashboard import analyse as logic
 from dashboard.example import EXAMPLE_NAME, synthetic_lesion_jpeg
-from dashboard.resources import session_client
+from dashboard.resources import open_client
 from dashboard.settings import DashboardSettings
 from lesion.contract import LABELS
 from lesion.preprocessing import ImageDecodeError, decode_image
@@ -23,11 +23,13 @@ st.caption(f"Server {settings.url} ({settings.protocol}), model `{settings.model
 
 @st.fragment(run_every=settings.refresh_s)
 def server_banner() -> None:
-    client = session_client(settings)
-    if not client.server_ready():
+    with open_client(settings) as client:
+        server_ready = client.server_ready()
+        model_ready = server_ready and client.model_ready()
+    if not server_ready:
         st.error(f"Triton server at {settings.url} is not reachable. Analysis is unavailable until it is back; "
                  f"this page checks again every {settings.refresh_s:g} s.")
-    elif not client.model_ready():
+    elif not model_ready:
         st.warning(f"The server is up but model '{settings.model}' is not ready (loading or failed to load).")
 
 
@@ -37,7 +39,8 @@ def cached_analysis(name: str, data: bytes) -> logic.Analysis | str:
     cache: dict = st.session_state.setdefault("_analyses", {})
     if key not in cache:
         try:
-            cache[key] = logic.analyse(session_client(settings), session_client(settings, ""), data, name)
+            with open_client(settings) as client, open_client(settings, "") as stats_client:
+                cache[key] = logic.analyse(client, stats_client, data, name)
         except ClientError as err:
             return str(err)  # not cached: the next rerun tries again (the server may be back)
     return cache[key]

@@ -5,7 +5,7 @@ import streamlit as st
 
 from dashboard import monitor
 from dashboard.health import check_health
-from dashboard.resources import session_client
+from dashboard.resources import open_client
 from dashboard.settings import DashboardSettings
 from lesion.contract import MODELS
 
@@ -15,7 +15,7 @@ st.title("Monitor")
 
 
 def show_health() -> bool:
-    health = check_health(lambda name: session_client(settings, name), MODEL_NAMES)
+    health = check_health(lambda name: open_client(settings, name), MODEL_NAMES)
     if not health.ready:
         st.error(f"{health.error}. The page checks again every {settings.refresh_s:g} s and recovers by itself.")
         return False

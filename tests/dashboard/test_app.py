@@ -1,0 +1,89 @@
+"""The app's pages through Streamlit's AppTest, against the real Triton server."""
+import json
+
+import pytest
+
+from tests.dashboard.conftest import server_args, texts
+
+ANALYSE, MONITOR = "views/analyse.py", "views/monitor.py"
+
+
+def test_analyse_page_shows_mask_probabilities_latency_and_downloads(run_app, triton_server, isic_jpeg_bytes):
+    at = run_app(server_args(triton_server))
+    assert not at.exception and not at.error, (at.exception, texts(at, "error"))
+    at.file_uploader[0].set_value([("melanoma.jpg", isic_jpeg_bytes[2], "image/jpeg"),
+                                   ("keratosis.jpg", isic_jpeg_bytes[3], "image/jpeg")]).run()
+    assert not at.exception and not at.error, (at.exception, texts(at, "error"))
+    assert [h.value for h in at.subheader] == ["melanoma.jpg", "keratosis.jpg"]
+    captions = [c for image in at.image for c in image.captions]
+    assert captions.count("photo with lesion mask") == 2 and sum(c.startswith("mask, ") for c in captions) == 2
+    labels = [m.label for m in at.metric]
+    assert labels.count("Melanoma") == 2 and labels.count("Seborrheic keratosis") == 2
+    assert all(m.value.endswith("%") for m in at.metric if m.label != "Lesion area")
+    assert [m.value for m in at.metric if m.label == "Lesion area"][0].endswith("% of the photo")
+    assert any("decision threshold" in t for t in texts(at, "markdown"))
+    latency_parts = at.dataframe[0].value["part"].tolist()
+    assert latency_parts[:4] == ["client round trip", "server (pipeline request)", "server queue", "server compute"]
+    assert [b.label for b in at.get("download_button")] == ["Mask (PNG)", "Result (JSON)"] * 2
+
+
+def test_reruns_reuse_the_analysis_instead_of_asking_the_server_again(run_app, triton_server, isic_jpeg_bytes):
+    at = run_app(server_args(triton_server))
+    at.file_uploader[0].set_value(("a.jpg", isic_jpeg_bytes[0], "image/jpeg")).run()
+    cached = dict(at.session_state["_analyses"])
+    at.sidebar.slider[0].set_value(0.9).run()  # opacity change: a rerun
+    assert not at.exception and not at.error, (at.exception, texts(at, "error"))
+    assert at.session_state["_analyses"] == cached
+
+
+def test_bad_uploads_get_a_message_and_the_good_one_is_still_analysed(run_app, triton_server, isic_jpeg_bytes):
+    at = run_app(server_args(triton_server))
+    at.file_uploader[0].set_value([("notes.jpg", b"not an image at all", "image/jpeg"),
+                                   ("empty.png", b"", "image/png"),
+                                   ("truncated.jpg", isic_jpeg_bytes[1][:1500], "image/jpeg"),
+                                   ("good.jpg", isic_jpeg_bytes[0], "image/jpeg")]).run()
+    assert not at.exception
+    errors = texts(at, "error")
+    assert len(errors) == 3
+    assert errors[0].startswith("notes.jpg: ") and "not a readable image" in errors[0]
+    assert errors[1].startswith("empty.png: ") and "empty" in errors[1]
+    assert errors[2].startswith("truncated.jpg: ")
+    assert [m.label for m in at.metric].count("Melanoma") == 1
+
+
+def test_synthetic_example_needs_no_upload(run_app, triton_server):
+    at = run_app(server_args(triton_server))
+    at.sidebar.checkbox[0].check().run()
+    assert not at.exception and not at.error, (at.exception, texts(at, "error"))
+    assert [h.value for h in at.subheader] == ["synthetic_example.jpg"]
+
+
+def test_server_down_is_said_plainly_on_both_pages(run_app, down_args, isic_jpeg_bytes):
+    at = run_app(down_args)
+    assert not at.exception
+    assert any("is not reachable" in e for e in texts(at, "error"))
+    at.file_uploader[0].set_value(("a.jpg", isic_jpeg_bytes[0], "image/jpeg")).run()
+    assert not at.exception
+    assert any(e.startswith("a.jpg: server unreachable") for e in texts(at, "error"))
+    at.switch_page(MONITOR).run()
+    assert not at.exception
+    assert any("is not reachable" in e and "recovers by itself" in e for e in texts(at, "error"))
+
+
+def test_wrong_model_name_is_reported(run_app, triton_server):
+    at = run_app([*server_args(triton_server), "--model", "no_such_model"])
+    assert not at.exception
+    assert any("model 'no_such_model' is not ready" in w for w in texts(at, "warning"))
+
+
+def test_monitor_page_shows_health_and_charts(run_app, triton_server, isic_jpeg_bytes):
+    at = run_app(server_args(triton_server), page=MONITOR)
+    assert not at.exception and not at.error, (at.exception, texts(at, "error"))
+    assert any("ready" in s and "Triton" in s for s in texts(at, "success"))
+    health = at.dataframe[0].value
+    assert set(health["model"]) == {"lesion_pipeline", "preprocess", "lesion_net", "postprocess"}
+    assert health["ready"].all()
+    assert any("Collecting data" in i for i in texts(at, "info"))
+    at.run()  # the next refresh: two scrapes give the first point of every chart
+    assert not at.exception and not at.error, (at.exception, texts(at, "error"))
+    assert len(at.get("vega_lite_chart")) == 4
