@@ -98,7 +98,7 @@ class LesionClient:
         if protocol not in DEFAULT_URLS:
             raise ValueError(f"protocol must be 'http' or 'grpc', not {protocol!r}")
         self.protocol = protocol
-        self.url = url or DEFAULT_URLS[protocol]
+        self.url = (url or DEFAULT_URLS[protocol]).split("://", 1)[-1].rstrip("/")  # tritonclient wants host:port
         self.model = model
         self.timeout_s = timeout_s
         self.retries = retries
