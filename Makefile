@@ -45,7 +45,7 @@ stop:
 	$(PY) -m serving stop
 
 benchmark: setup
-	$(PY) benchmarks/serving.py $(BENCH_ARGS)
+	$(PY) -m benchmarks.serving $(BENCH_ARGS)
 
 # Dashboard on http://127.0.0.1:8501 (python -m dashboard --help lists DASHBOARD_ARGS, e.g. --prometheus-url).
 DASHBOARD_ARGS ?=

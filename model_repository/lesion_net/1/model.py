@@ -3,7 +3,8 @@
 Contract (lesion.contract.NETWORK): image FP32 [3,256,256] -> mask FP32 [1,256,256],
 melanoma FP32 [1], seborrheic_keratosis FP32 [1] (probabilities); batch dimension first.
 Dynamic batching hands over several requests: they are concatenated, run once and split back.
-Threads come from the same config parameters the native onnxruntime backend reads.
+Threads come from the same config parameters the native onnxruntime backend reads; output names come
+from the config (checked against the contract by tests), so single-task networks can reuse this file.
 """
 import json
 from pathlib import Path
@@ -12,7 +13,7 @@ import numpy as np
 import onnxruntime as ort
 import triton_python_backend_utils as pb_utils
 
-from lesion.contract import IMAGE, NETWORK
+from lesion.contract import IMAGE
 
 
 def _parameter(config: dict, key: str, default: int) -> int:
@@ -30,7 +31,7 @@ class TritonPythonModel:
         options.intra_op_num_threads = _parameter(config, "intra_op_thread_count", 0)
         options.inter_op_num_threads = _parameter(config, "inter_op_thread_count", 0)
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        self.outputs = [spec.name for spec in NETWORK.outputs]
+        self.outputs = [output["name"] for output in config["output"]]
 
     def execute(self, requests):
         batches = [pb_utils.get_input_tensor_by_name(r, IMAGE.name).as_numpy() for r in requests]
