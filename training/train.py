@@ -34,7 +34,6 @@ from training.losses import MultiTaskLoss, label_pos_weight
 from training.models import TASKS, LesionNet, ModelConfig
 from training.predict import Predictions, TorchPredictor, predict_samples
 
-REPO = Path(__file__).resolve().parent.parent
 MELANOMA_TARGET_SENSITIVITY = 0.90
 
 
@@ -54,7 +53,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--fold", type=int, default=0, help="held-out fold in 0..folds-1; -1 trains on all data")
     p.add_argument("--folds-file", type=Path, default=None,
-                   help="fold assignment (default: splits/isic2017_training_<folds>fold_seed<seed>.json)")
+                   help="fold assignment to reuse; default: made from --seed (stratified) and saved as <output>/folds.json")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--limit", type=int, default=None, help="use only the first N images (smoke tests)")
     p.add_argument("--no-pretrained", action="store_true", help="do not load ImageNet weights")
@@ -72,10 +71,7 @@ def seed_everything(seed: int) -> None:
 
 def split_samples(args: argparse.Namespace):
     samples = read_split(args.data, "training")[: args.limit]
-    folds_file = args.folds_file or REPO / "splits" / f"isic2017_training_{args.folds}fold_seed{args.seed}.json"
-    folds_file.parent.mkdir(parents=True, exist_ok=True)
-    folds = load_or_make_folds(folds_file, samples, args.folds, args.seed) if args.limit is None else \
-        {s.image_id: i % args.folds for i, s in enumerate(samples)}
+    folds = load_or_make_folds(args.folds_file or args.output / "folds.json", samples, args.folds, args.seed)
     train = [s for s in samples if folds[s.image_id] != args.fold]
     held_out = [s for s in samples if folds[s.image_id] == args.fold]
     return train, held_out
@@ -129,12 +125,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     seed_everything(args.seed)
     device = args.device
+    args.output.mkdir(parents=True, exist_ok=True)
     try:
         train_samples, held_out = split_samples(args)
     except DatasetError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    args.output.mkdir(parents=True, exist_ok=True)
     (args.output / "args.json").write_text(json.dumps({k: str(v) for k, v in vars(args).items()}, indent=2))
     print(f"training on {len(train_samples)} images, holding out {len(held_out)} (fold {args.fold}), device {device}")
 
@@ -179,25 +175,26 @@ def main(argv: list[str] | None = None) -> int:
                                                             optimizer_state=optimizer.state_dict()))
         model.to(memory_format=torch.channels_last)
 
-    if held_out and config.task != "seg":
-        calibrate_checkpoints(args.output, held_out, device)
+    if held_out:
+        finish_held_out(args.output, held_out, device)
     return 0
 
 
-def calibrate_checkpoints(output: Path, held_out, device: str) -> None:
-    """Fit calibration on the held-out fold with the best model; store it in best.pt and last.pt."""
+def finish_held_out(output: Path, held_out, device: str) -> None:
+    """Save the best model's held-out predictions (for reports); fit and store the calibration."""
     best = load_checkpoint(output / "best.pt", map_location=device)
     pred = predict_samples(TorchPredictor(best.model, device=device), held_out, progress=False)
-    calibration = fit_calibration(pred)
-    (output / "calibration.json").write_text(calibration.to_json() + "\n")
     np.savez(output / "held_out_predictions.npz", image_ids=np.array(pred.image_ids), labels=pred.label_array(),
              **{label: pred.probability_array(label) for label in LABELS}, jaccard=np.array(pred.jaccard))
+    if best.model.config.task == "seg":
+        return
+    calibration = fit_calibration(pred)
+    (output / "calibration.json").write_text(calibration.to_json() + "\n")
     for name in ("best.pt", "last.pt"):
         ckpt = load_checkpoint(output / name, map_location=device)
         ckpt.calibration = calibration
         save_checkpoint(output / name, ckpt)
     print(f"calibration fitted on {len(held_out)} held-out images -> {output / 'calibration.json'}")
-
 
 if __name__ == "__main__":
     sys.exit(main())
