@@ -58,7 +58,7 @@ def decode_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> DecodedImage:
     except Image.DecompressionBombError as err:
         raise ImageDecodeError(f"image is over the limit of {max_pixels / 1e6:.0f} megapixels: {err}") from err
     except UnidentifiedImageError as err:
-        raise ImageDecodeError(f"not a readable image: {err}") from err
+        raise ImageDecodeError("not a readable image: the format was not recognised") from err
     except (OSError, SyntaxError, ValueError) as err:
         raise ImageDecodeError(f"corrupt or truncated image: {err}") from err
     if orientation in (5, 6, 7, 8):
