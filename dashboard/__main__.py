@@ -28,6 +28,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.executable, "-m", "streamlit", "run", str(APP),
         "--server.address", args.address, "--server.port", str(args.port),
         "--server.headless", "true", "--browser.gatherUsageStats", "false",
+        "--client.toolbarMode", "viewer",
         "--", *app_args,
     ]
     os.execv(sys.executable, command)

@@ -62,7 +62,7 @@ def show_latency(latency: logic.LatencyBreakdown) -> None:
             "server compute": latency.compute_ms,
             "outside the server (transfer, encoding)": latency.outside_server_ms,
         }
-    st.dataframe({"part": list(rows), "ms": [round(v, 1) for v in rows.values()]}, hide_index=True)
+    st.table({"latency": list(rows), "ms": [f"{v:.1f}" for v in rows.values()]})
     if latency.requests_in_window > 1:
         st.caption(f"Server times averaged over {latency.requests_in_window} requests served meanwhile.")
 

@@ -11,6 +11,8 @@ from lesion.contract import MODELS
 
 settings: DashboardSettings = st.session_state["settings"]
 MODEL_NAMES = [settings.model] + [m.name for m in MODELS if m.name != settings.model]
+LEGEND = {"requests_per_s": "successful", "failures_per_s": "failed", "latency_ms": "mean", "p50_ms": "p50",
+          "p95_ms": "p95", "queue_ms": "queue", "batch_size": "batch size"}
 st.title("Monitor")
 
 
@@ -24,13 +26,12 @@ def show_health() -> bool:
     else:
         missing = ", ".join(m.name for m in health.models if not m.ready)
         st.warning(f"Server {health.url} (Triton {health.version}) is up, but not ready: {missing}")
-    st.dataframe(
+    st.table(
         [
-            {"model": m.name, "ready": m.ready, "versions": ", ".join(m.versions),
+            {"model": m.name, "ready": "yes" if m.ready else "NO", "versions": ", ".join(m.versions),
              "successful requests": m.successes, "failed requests": m.failures}
             for m in health.models
-        ],
-        hide_index=True,
+        ]
     )
     return True
 
@@ -62,13 +63,13 @@ def show_charts(model: str) -> None:
         return
     left, right = st.columns(2)
     left.markdown("**Requests per second** (successful and failed)")
-    left.line_chart(frame[["requests_per_s", "failures_per_s"]])
+    left.line_chart(frame[["requests_per_s", "failures_per_s"]].rename(columns=LEGEND))
     right.markdown("**Latency, ms** (mean, p50, p95)")
-    right.line_chart(frame[["latency_ms", "p50_ms", "p95_ms"]])
+    right.line_chart(frame[["latency_ms", "p50_ms", "p95_ms"]].rename(columns=LEGEND))
     left.markdown("**Queue time per request, ms**")
-    left.line_chart(frame[["queue_ms"]])
+    left.line_chart(frame[["queue_ms"]].rename(columns=LEGEND))
     right.markdown("**Average batch size**")
-    right.line_chart(frame[["batch_size"]])
+    right.line_chart(frame[["batch_size"]].rename(columns=LEGEND))
     if frame[["p50_ms", "p95_ms"]].isna().all().all():
         st.caption("p50/p95 need Triton started with --metrics-config summary_latencies=true.")
 

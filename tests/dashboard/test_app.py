@@ -22,7 +22,7 @@ def test_analyse_page_shows_mask_probabilities_latency_and_downloads(run_app, tr
     assert all(m.value.endswith("%") for m in at.metric if m.label != "Lesion area")
     assert [m.value for m in at.metric if m.label == "Lesion area"][0].endswith("% of the photo")
     assert any("decision threshold" in t for t in texts(at, "markdown"))
-    latency_parts = at.dataframe[0].value["part"].tolist()
+    latency_parts = at.table[0].value["latency"].tolist()
     assert latency_parts[:4] == ["client round trip", "server (pipeline request)", "server queue", "server compute"]
     assert [b.label for b in at.get("download_button")] == ["Mask (PNG)", "Result (JSON)"] * 2
 
@@ -80,9 +80,9 @@ def test_monitor_page_shows_health_and_charts(run_app, triton_server, isic_jpeg_
     at = run_app(server_args(triton_server), page=MONITOR)
     assert not at.exception and not at.error, (at.exception, texts(at, "error"))
     assert any("ready" in s and "Triton" in s for s in texts(at, "success"))
-    health = at.dataframe[0].value
+    health = at.table[0].value
     assert set(health["model"]) == {"lesion_pipeline", "preprocess", "lesion_net", "postprocess"}
-    assert health["ready"].all()
+    assert (health["ready"] == "yes").all()
     assert any("Collecting data" in i for i in texts(at, "info"))
     at.run()  # the next refresh: two scrapes give the first point of every chart
     assert not at.exception and not at.error, (at.exception, texts(at, "error"))
