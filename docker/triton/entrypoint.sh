@@ -1,35 +1,28 @@
 #!/usr/bin/env bash
 # Start Triton on the lesion model repository with the network variant named by LESION_MODEL_CONFIG:
-#   gpu_tensorrt     TensorRT engine, built here on first start by this container's TensorRT and cached
-#                    in $LESION_ENGINE_CACHE keyed by TensorRT version and ONNX checksum;
-#   gpu_onnxruntime  ONNX Runtime with the TensorRT execution accelerator (engines built at load);
-#   default          the CPU python-backend variant (config.pbtxt).
-# Extra arguments are passed to tritonserver.
+#   gpu_tensorrt     lesion_net/1/model.plan, built by export/build_engine_in_container.sh with this image
+#   gpu_onnxruntime  ONNX Runtime with the TensorRT execution accelerator (engines built at model load)
+# Extra arguments go to tritonserver. Missing files are reported before Triton starts.
 set -euo pipefail
 REPO=${LESION_MODEL_REPOSITORY:-/models}
 CONFIG=${LESION_MODEL_CONFIG:-gpu_tensorrt}
 NETWORK_DIR="$REPO/lesion_net/1"
 
-build_engine() {
-  local onnx="$NETWORK_DIR/model.onnx"
-  local key
-  key="trt-${TRT_VERSION:-unknown}-$(sha256sum "$onnx" | cut -c1-16)"
-  local cached="${LESION_ENGINE_CACHE:-/engines}/$key/model.plan"
-  if [ ! -s "$cached" ]; then
-    echo "lesion-triton: building the TensorRT engine ($key); this takes a few minutes once"
-    mkdir -p "$(dirname "$cached")"
-    bash /opt/lesion/export/build_engine_in_container.sh "$onnx" "$cached.tmp"
-    mv "$cached.tmp" "$cached"
-  fi
-  ln -sf "$cached" "$NETWORK_DIR/model.plan"
-}
+fail() { echo "lesion-triton: $*" >&2; exit 2; }
 
 case "$CONFIG" in
-  gpu_tensorrt) build_engine ;;
-  gpu_onnxruntime|default) ;;
-  *) echo "lesion-triton: unknown LESION_MODEL_CONFIG '$CONFIG' (gpu_tensorrt, gpu_onnxruntime, default)" >&2; exit 2 ;;
+  gpu_tensorrt) needed=(model.plan) ;;
+  gpu_onnxruntime) needed=(model.onnx) ;;
+  *) fail "unknown LESION_MODEL_CONFIG '$CONFIG' (gpu_tensorrt or gpu_onnxruntime; the CPU variant is for" \
+          "hosts without this container: make serve)" ;;
 esac
+for file in "${needed[@]}"; do
+  [ -s "$NETWORK_DIR/$file" ] || fail "$NETWORK_DIR/$file is missing: run \`python -m export\`" \
+    "(and export/build_engine_in_container.sh for model.plan) before building the image; docs/deployment.md"
+done
+[ -s "$REPO/postprocess/1/calibration.json" ] || fail "postprocess/1/calibration.json is missing: run \`python -m export\`"
 
-args=(--model-repository="$REPO" --metrics-config summary_latencies=true --exit-timeout-secs=10)
-[ "$CONFIG" != default ] && args+=(--model-config-name="$CONFIG")
+args=(--model-repository="$REPO" --model-config-name="$CONFIG" --metrics-config=summary_latencies=true
+      --exit-timeout-secs=10)
+echo "lesion-triton: TensorRT ${TRT_VERSION:-?}, variant $CONFIG"
 exec tritonserver "${args[@]}" "$@"
