@@ -39,6 +39,7 @@ def user_photos(isic_image) -> dict[str, tuple[bytes, tuple[int, int]]]:
     return {
         "jpeg_1024x768": (encode(isic_image.resize((1024, 768)), quality=92), (768, 1024)),
         "jpeg_3000x2000": (encode(isic_image.resize((3000, 2000)), quality=90), (2000, 3000)),
+        "jpeg_50mp": (encode(isic_image.resize((8660, 5773)), quality=85), (5773, 8660)),  # a 50 MP camera
         "png_rgba_1024x768": (encode(rgba, "PNG"), (768, 1024)),
         "jpeg_exif_rotated": (encode(rotated, quality=92, exif=exif.tobytes()), (768, 1024)),
     }

@@ -23,7 +23,7 @@ def client(module, endpoints, **kwargs):
     return grpcclient.InferenceServerClient(endpoints.grpc_url)
 
 
-def infer(module, endpoints, model: str, inputs: list, outputs: tuple[str, ...]):
+def infer(module, endpoints, model: str, inputs: list):
     if module is httpclient:
         return client(module, endpoints).infer(model, inputs, timeout=TIMEOUT_S * 1_000_000)
     return client(module, endpoints).infer(model, inputs, client_timeout=TIMEOUT_S)
@@ -42,7 +42,7 @@ def image_input(module, batch: np.ndarray):
 
 
 def pipeline(module, endpoints, data: bytes) -> dict[str, np.ndarray]:
-    result = infer(module, endpoints, PIPELINE.name, [bytes_input(module, [data])], ())
+    result = infer(module, endpoints, PIPELINE.name, [bytes_input(module, [data])])
     return {spec.name: result.as_numpy(spec.name) for spec in PIPELINE.outputs}
 
 
@@ -77,7 +77,7 @@ def test_ready_and_metadata_match_the_contract(triton_server, protocol):
 def test_network_outputs_equal_in_process_onnx_runtime(triton_server, onnx_runtime, isic_jpeg_bytes, protocol):
     module = CLIENTS[protocol]
     batch = np.stack([preprocess_bytes(data)[0] for data in isic_jpeg_bytes])
-    result = infer(module, triton_server, NETWORK.name, [image_input(module, batch)], ())
+    result = infer(module, triton_server, NETWORK.name, [image_input(module, batch)])
     expected = onnx_runtime(batch)
     for spec in NETWORK.outputs:
         np.testing.assert_allclose(result.as_numpy(spec.name), expected[spec.name], atol=1e-5, rtol=0)
@@ -100,7 +100,9 @@ def test_pipeline_equals_in_process_path(triton_server, onnx_runtime, calibratio
             assert served[f"{label.upper()}_DECISION"].shape == (1, 1)
 
 
-@pytest.mark.parametrize("name", ["jpeg_1024x768", "jpeg_3000x2000", "png_rgba_1024x768", "jpeg_exif_rotated"])
+@pytest.mark.parametrize(
+    "name", ["jpeg_1024x768", "jpeg_3000x2000", "jpeg_50mp", "png_rgba_1024x768", "jpeg_exif_rotated"]
+)
 def test_pipeline_returns_mask_at_original_size(triton_server, user_photos, name):
     data, (height, width) = user_photos[name]
     served = pipeline(httpclient, triton_server, data)
@@ -153,3 +155,10 @@ def test_bad_upload_does_not_fail_requests_batched_with_it(triton_server, bad_up
                 request.get_result(timeout=TIMEOUT_S)
         else:
             assert request.get_result(timeout=TIMEOUT_S).as_numpy("MASK").shape == (1, 256, 256)
+
+
+@pytest.mark.parametrize("protocol", CLIENTS)
+def test_unknown_model_is_named_in_the_error(triton_server, isic_jpeg_bytes, protocol):
+    module = CLIENTS[protocol]
+    with pytest.raises(InferenceServerException, match="lesion_pipline"):
+        infer(module, triton_server, "lesion_pipline", [bytes_input(module, isic_jpeg_bytes[:1])])
