@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if not args.untrained and not args.checkpoint.is_file():
         print(f"error: no checkpoint at {args.checkpoint}: train one (make train), pass --checkpoint, "
-              "or use --untrained to try the serving path", file=sys.stderr)
+              "or use --untrained to try the serving path (make serve EXPORT_ARGS=--untrained)", file=sys.stderr)
         return 2
     if args.if_stale and not args.untrained and not RepositoryFiles.of(args.repository).stale(args.checkpoint):
         print(f"{args.repository}: exported files are newer than {args.checkpoint}; nothing to do")

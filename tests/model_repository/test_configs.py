@@ -62,6 +62,7 @@ def test_variants_differ_only_in_how_the_network_runs():
     assert ort.backend == "onnxruntime" and ort.instance_group[0].kind == mc.ModelInstanceGroup.KIND_GPU
     accelerator = ort.optimization.execution_accelerators.gpu_execution_accelerator[0]
     assert accelerator.name == "tensorrt" and accelerator.parameters["precision_mode"] == "FP16"
+    assert accelerator.parameters["trt_profile_max_shapes"] == f"image:{ort.max_batch_size}x3x256x256"
     assert trt.platform == "tensorrt_plan" and trt.default_model_filename == "model.plan"
     assert cpu.max_batch_size == ort.max_batch_size == trt.max_batch_size
 
