@@ -18,6 +18,7 @@ from PIL import Image
 from client.lib import AnalysisResult, ClientError, LesionClient
 
 OVERLAY_COLOUR = (255, 64, 0)
+DISPLAY_MAX_SIDE = 1024
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,20 @@ def overlay_mask(rgb: np.ndarray, mask: np.ndarray, opacity: float, colour=OVERL
     out = rgb.astype(np.float32)
     out[mask] = (1.0 - opacity) * out[mask] + opacity * np.asarray(colour, np.float32)
     return out.round().astype(np.uint8)
+
+
+def for_display(image: np.ndarray, max_side: int = DISPLAY_MAX_SIDE) -> np.ndarray:
+    """Shrink a photo (bilinear) or a mask (nearest) so its longer side is at most max_side pixels.
+
+    A 50-megapixel photo is shown at screen size; the downloads keep the full-size mask.
+    """
+    height, width = image.shape[:2]
+    scale = max_side / max(height, width)
+    if scale >= 1:
+        return image
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    resample = Image.NEAREST if image.ndim == 2 else Image.BILINEAR
+    return np.asarray(Image.fromarray(image).resize(size, resample))
 
 
 def fit_mask(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:

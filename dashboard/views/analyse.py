@@ -81,8 +81,10 @@ def show_result(index: int, name: str, data: bytes, opacity: float) -> None:
         rgb = None
     photo, mask, numbers = st.columns([2, 2, 2])
     if rgb is not None:
-        photo.image(logic.overlay_mask(rgb, result.mask, opacity), caption="photo with lesion mask", width="stretch")
-    mask.image(result.mask, caption=f"mask, {result.mask.shape[1]} x {result.mask.shape[0]}", width="stretch")
+        overlay = logic.overlay_mask(logic.for_display(rgb), result.mask, opacity)
+        photo.image(overlay, caption="photo with lesion mask", width="stretch")
+    height, width = result.mask.shape
+    mask.image(logic.for_display(result.mask), caption=f"mask, {width} x {height}", width="stretch")
     with numbers:
         for label in LABELS:
             show_probability(label, getattr(result, f"{label}_probability"), getattr(result, f"{label}_decision"))

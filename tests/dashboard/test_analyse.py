@@ -82,3 +82,13 @@ def test_statistics_deltas_are_averaged_over_the_requests_they_cover():
     assert latency.server_ms == pytest.approx(200.0)
     assert latency.queue_ms == pytest.approx(50.0)
     assert latency.compute_ms == pytest.approx(100.0)
+
+
+def test_big_photos_and_masks_are_shrunk_for_display_only():
+    photo = np.zeros((6000, 8000, 3), np.uint8)
+    mask = np.zeros((6000, 8000), np.uint8)
+    mask[:3000] = 255
+    assert analyse.for_display(photo).shape == (768, 1024, 3)
+    small = analyse.for_display(mask)
+    assert small.shape == (768, 1024) and set(np.unique(small)) == {0, 255}
+    assert analyse.for_display(photo[:500, :700]).shape == (500, 700, 3)

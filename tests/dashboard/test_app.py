@@ -87,3 +87,45 @@ def test_monitor_page_shows_health_and_charts(run_app, triton_server, isic_jpeg_
     at.run()  # the next refresh: two scrapes give the first point of every chart
     assert not at.exception and not at.error, (at.exception, texts(at, "error"))
     assert len(at.get("vega_lite_chart")) == 4
+
+
+@pytest.fixture(scope="module")
+def fifty_megapixel_jpeg(isic_jpeg_bytes) -> bytes:
+    import io
+
+    from PIL import Image
+
+    photo = Image.open(io.BytesIO(isic_jpeg_bytes[0])).convert("RGB").resize((8660, 5774))
+    buffer = io.BytesIO()
+    photo.save(buffer, "JPEG", quality=85)
+    return buffer.getvalue()
+
+
+def test_a_fifty_megapixel_photo_is_analysed_and_shown_at_screen_size(run_app, triton_server, fifty_megapixel_jpeg):
+    at = run_app(server_args(triton_server))
+    at.file_uploader[0].set_value(("camera.jpg", fifty_megapixel_jpeg, "image/jpeg")).run()
+    assert not at.exception and not at.error, (at.exception, texts(at, "error"))
+    captions = [c for image in at.image for c in image.captions]
+    assert "mask, 8660 x 5774" in captions
+
+
+def test_grpc_protocol_gives_the_same_page(run_app, triton_server, isic_jpeg_bytes):
+    at = run_app(["--url", triton_server.grpc_url, "--protocol", "grpc", "--metrics-port", "0",
+                  "--metrics-url", triton_server.metrics_url])
+    at.file_uploader[0].set_value(("a.jpg", isic_jpeg_bytes[0], "image/jpeg")).run()
+    assert not at.exception and not at.error, (at.exception, texts(at, "error"))
+    assert "server compute" in at.table[0].value["latency"].tolist()
+
+
+def test_monitor_page_charts_from_prometheus_when_configured(run_app, triton_server, prometheus):
+    at = run_app([*server_args(triton_server), "--prometheus-url", prometheus], page=MONITOR)
+    assert not at.exception and not at.error, (at.exception, texts(at, "error"))
+    assert any(c.startswith(f"Prometheus at {prometheus}") for c in texts(at, "caption"))
+    assert len(at.get("vega_lite_chart")) == 4
+
+
+def test_monitor_page_says_when_prometheus_is_down(run_app, triton_server, free_tcp_port_factory):
+    url = f"http://127.0.0.1:{free_tcp_port_factory()}"
+    at = run_app([*server_args(triton_server), "--prometheus-url", url], page=MONITOR)
+    assert not at.exception
+    assert any(e.startswith(f"cannot query Prometheus at {url}") for e in texts(at, "error"))
