@@ -301,7 +301,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="lesion-bench-") as tmp:
         repository = build_repository(Path(tmp), ckpt)
         ort_multi = OnnxPredictor(repository / NETWORK.name / "1" / "model.onnx", threads=args.threads)
-        server = TritonServer(ServerConfig(repository=repository, ports=Ports.free(), log_file=Path(tmp) / "triton.log"))
+        config = ServerConfig(repository=repository, ports=Ports.free(), log_file=Path(tmp) / "triton.log")
+        server = TritonServer(config)
         with server as endpoints, Progress(console=console, transient=True) as progress:
             plan = _plan(ckpt, ort_multi, repository, endpoints, images, jpeg, args.threads)
             task = progress.add_task("benchmark", total=len(plan))

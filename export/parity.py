@@ -10,7 +10,9 @@ import numpy as np
 
 from lesion.preprocessing import preprocess_bytes
 
-DEFAULT_DATA = Path(os.environ.get("ISIC_DATA", Path(__file__).resolve().parents[2] / "shared" / "data" / "isic2017-256"))
+DEFAULT_DATA = Path(
+    os.environ.get("ISIC_DATA", Path(__file__).resolve().parents[2] / "shared" / "data" / "isic2017-256")
+)
 IMAGE_DIR = "ISIC-2017_Training_Data"
 
 Runner = Callable[[np.ndarray], dict[str, np.ndarray]]  # e.g. training.predict.TorchPredictor

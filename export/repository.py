@@ -21,7 +21,8 @@ class RepositoryFiles:
     @classmethod
     def of(cls, repository: Path, version: str = VERSION) -> "RepositoryFiles":
         network = Path(repository) / NETWORK.name / version
-        return cls(network / "model.onnx", network / "model.plan", Path(repository) / POSTPROCESS.name / version / "calibration.json")
+        calibration = Path(repository) / POSTPROCESS.name / version / "calibration.json"
+        return cls(network / "model.onnx", network / "model.plan", calibration)
 
     def stale(self, checkpoint: Path) -> bool:
         """True when model.onnx or calibration.json is missing or older than the checkpoint."""

@@ -84,7 +84,8 @@ def start(args: argparse.Namespace) -> int:
         server.stop()
         print(f"error: {err}", file=sys.stderr)
         return 1
-    state_file(config.log_file).write_text(json.dumps({"pid": server.pid, **vars(endpoints), "log": str(config.log_file)}))
+    state = {"pid": server.pid, **vars(endpoints), "log": str(config.log_file)}
+    state_file(config.log_file).write_text(json.dumps(state))
     print(f"ready (pid {server.pid}): HTTP {endpoints.http_url}, gRPC {endpoints.grpc_url}, "
           f"metrics {endpoints.metrics_url}")
     return 0
