@@ -13,6 +13,7 @@ from serving.triton import (
     DEFAULT_HOST,
     DEFAULT_LOG,
     DEFAULT_REPOSITORY,
+    Endpoints,
     Ports,
     ServerConfig,
     TritonError,
@@ -69,12 +70,17 @@ def _alive(pid: int) -> bool:
 
 
 def start(args: argparse.Namespace) -> int:
+    config = ServerConfig(repository=args.repository, ports=Ports(args.http_port, args.grpc_port, args.metrics_port),
+                          host=args.host, log_file=args.log_file, model_config_name=args.variant)
     if (state := _read_state(args.log_file)) is not None:
+        if state["http_url"] == Endpoints.of(config).http_url and is_ready(state["http_url"]):
+            # `make serve` twice (e.g. via `make demo`) is fine; a re-export needs a restart to load
+            print(f"already running and ready (pid {state['pid']}): HTTP {state['http_url']}; "
+                  "`python -m serving stop` first to load a newly exported model")
+            return 0
         print(f"error: a server started here already runs (pid {state['pid']}, http {state['http_url']}); "
               "`python -m serving stop` first", file=sys.stderr)
         return 1
-    config = ServerConfig(repository=args.repository, ports=Ports(args.http_port, args.grpc_port, args.metrics_port),
-                          host=args.host, log_file=args.log_file, model_config_name=args.variant)
     server = TritonServer(config)
     print(f"starting tritonserver; log: {config.log_file}")
     try:
