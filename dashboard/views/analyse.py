@@ -39,7 +39,8 @@ def cached_analysis(name: str, data: bytes) -> logic.Analysis | str:
     cache: dict = st.session_state.setdefault("_analyses", {})
     if key not in cache:
         try:
-            with open_client(settings) as client, open_client(settings, "") as stats_client:
+            with st.spinner(f"Analysing {name} ..."), open_client(settings) as client, \
+                    open_client(settings, "") as stats_client:
                 cache[key] = logic.analyse(client, stats_client, data, name)
         except ClientError as err:
             return str(err)  # not cached: the next rerun tries again (the server may be back)
@@ -72,6 +73,7 @@ def show_result(index: int, name: str, data: bytes, opacity: float) -> None:
     outcome = cached_analysis(name, data)
     if isinstance(outcome, str):
         st.error(f"{name}: {outcome}")
+        st.button("Try again", key=f"retry-{index}", help="Failed analyses are sent again on the next run.")
         return
     result = outcome.result
     try:

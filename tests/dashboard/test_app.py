@@ -1,7 +1,8 @@
 """The app's pages through Streamlit's AppTest, against the real Triton server."""
-import json
+import io
 
 import pytest
+from PIL import Image
 
 from tests.dashboard.conftest import server_args, texts
 
@@ -65,6 +66,7 @@ def test_server_down_is_said_plainly_on_both_pages(run_app, down_args, isic_jpeg
     at.file_uploader[0].set_value(("a.jpg", isic_jpeg_bytes[0], "image/jpeg")).run()
     assert not at.exception
     assert any(e.startswith("a.jpg: server unreachable") for e in texts(at, "error"))
+    assert [b.label for b in at.button] == ["Try again"]
     at.switch_page(MONITOR).run()
     assert not at.exception
     assert any("is not reachable" in e and "recovers by itself" in e for e in texts(at, "error"))
@@ -91,10 +93,6 @@ def test_monitor_page_shows_health_and_charts(run_app, triton_server, isic_jpeg_
 
 @pytest.fixture(scope="module")
 def fifty_megapixel_jpeg(isic_jpeg_bytes) -> bytes:
-    import io
-
-    from PIL import Image
-
     photo = Image.open(io.BytesIO(isic_jpeg_bytes[0])).convert("RGB").resize((8660, 5774))
     buffer = io.BytesIO()
     photo.save(buffer, "JPEG", quality=85)

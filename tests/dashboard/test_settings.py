@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 import pytest
 
 from dashboard.settings import DashboardSettings, parse_settings
@@ -36,3 +39,11 @@ def test_bad_protocol_from_the_environment_is_refused_too(capsys):
     with pytest.raises(SystemExit):
         parse_settings([], environ={"LESION_PROTOCOL": "ftp"})
     assert "LESION_PROTOCOL" in capsys.readouterr().err
+
+
+def test_python_m_dashboard_help_documents_every_option():
+    done = subprocess.run([sys.executable, "-m", "dashboard", "--help"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0
+    for option in ("--url", "--protocol", "--prometheus-url", "--metrics-port", "--address", "--port",
+                   "LESION_TRITON_URL", "LESION_PROMETHEUS_URL"):
+        assert option in done.stdout
