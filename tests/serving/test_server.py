@@ -1,6 +1,8 @@
 """The real Triton server: contract, parity with in-process ONNX Runtime, real uploads, batching, bad input."""
 from __future__ import annotations
 
+from urllib.request import urlopen
+
 import numpy as np
 import pytest
 import tritonclient.grpc as grpcclient
@@ -161,3 +163,12 @@ def test_unknown_model_is_named_in_the_error(triton_server, isic_jpeg_bytes, pro
     module = CLIENTS[protocol]
     with pytest.raises(InferenceServerException, match="lesion_pipline"):
         infer(module, triton_server, "lesion_pipline", [bytes_input(module, isic_jpeg_bytes[:1])])
+
+
+def test_metrics_include_latency_summaries_and_cpu(triton_server, isic_jpeg_bytes):
+    pipeline(httpclient, triton_server, isic_jpeg_bytes[0])
+    with urlopen(triton_server.metrics_url, timeout=30) as response:
+        text = response.read().decode()
+    assert f'nv_inference_count{{model="{PIPELINE.name}",version="1"}}' in text
+    assert "nv_inference_request_summary_us" in text  # --metrics-config=summary_latencies=true
+    assert "nv_cpu_utilization" in text
