@@ -16,9 +16,10 @@ from streamlit.testing.v1 import AppTest
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 
 
-def server_args(endpoints) -> list[str]:
-    """Dashboard arguments for a real server (exporter off: AppTest runs share one process)."""
-    return ["--url", endpoints.http_url, "--metrics-url", endpoints.metrics_url, "--metrics-port", "0",
+@pytest.fixture(scope="session")
+def server_args(triton_server) -> list[str]:
+    """Dashboard arguments for the real test server (exporter off: AppTest runs share one process)."""
+    return ["--url", triton_server.http_url, "--metrics-url", triton_server.metrics_url, "--metrics-port", "0",
             "--timeout", "60"]
 
 
@@ -42,10 +43,6 @@ def run_app(monkeypatch: pytest.MonkeyPatch) -> Callable[..., AppTest]:
         return at
 
     return run
-
-
-def texts(at: AppTest, kind: str) -> list[str]:
-    return [e.value for e in getattr(at, kind)]
 
 
 @pytest.fixture(scope="session")

@@ -4,13 +4,15 @@ import io
 import pytest
 from PIL import Image
 
-from tests.dashboard.conftest import server_args, texts
-
 ANALYSE, MONITOR = "views/analyse.py", "views/monitor.py"
 
 
-def test_analyse_page_shows_mask_probabilities_latency_and_downloads(run_app, triton_server, isic_jpeg_bytes):
-    at = run_app(server_args(triton_server))
+def texts(at, kind: str) -> list[str]:
+    return [e.value for e in getattr(at, kind)]
+
+
+def test_analyse_page_shows_mask_probabilities_latency_and_downloads(run_app, server_args, isic_jpeg_bytes):
+    at = run_app(server_args)
     assert not at.exception and not at.error, (at.exception, texts(at, "error"))
     at.file_uploader[0].set_value([("melanoma.jpg", isic_jpeg_bytes[2], "image/jpeg"),
                                    ("keratosis.jpg", isic_jpeg_bytes[3], "image/jpeg")]).run()
@@ -28,8 +30,8 @@ def test_analyse_page_shows_mask_probabilities_latency_and_downloads(run_app, tr
     assert [b.label for b in at.get("download_button")] == ["Mask (PNG)", "Result (JSON)"] * 2
 
 
-def test_reruns_reuse_the_analysis_instead_of_asking_the_server_again(run_app, triton_server, isic_jpeg_bytes):
-    at = run_app(server_args(triton_server))
+def test_reruns_reuse_the_analysis_instead_of_asking_the_server_again(run_app, server_args, isic_jpeg_bytes):
+    at = run_app(server_args)
     at.file_uploader[0].set_value(("a.jpg", isic_jpeg_bytes[0], "image/jpeg")).run()
     cached = dict(at.session_state["_analyses"])
     at.sidebar.slider[0].set_value(0.9).run()  # opacity change: a rerun
@@ -37,8 +39,8 @@ def test_reruns_reuse_the_analysis_instead_of_asking_the_server_again(run_app, t
     assert at.session_state["_analyses"] == cached
 
 
-def test_bad_uploads_get_a_message_and_the_good_one_is_still_analysed(run_app, triton_server, isic_jpeg_bytes):
-    at = run_app(server_args(triton_server))
+def test_bad_uploads_get_a_message_and_the_good_one_is_still_analysed(run_app, server_args, isic_jpeg_bytes):
+    at = run_app(server_args)
     at.file_uploader[0].set_value([("notes.jpg", b"not an image at all", "image/jpeg"),
                                    ("empty.png", b"", "image/png"),
                                    ("truncated.jpg", isic_jpeg_bytes[1][:1500], "image/jpeg"),
@@ -52,8 +54,8 @@ def test_bad_uploads_get_a_message_and_the_good_one_is_still_analysed(run_app, t
     assert [m.label for m in at.metric].count("Melanoma") == 1
 
 
-def test_synthetic_example_needs_no_upload(run_app, triton_server):
-    at = run_app(server_args(triton_server))
+def test_synthetic_example_needs_no_upload(run_app, server_args):
+    at = run_app(server_args)
     at.sidebar.checkbox[0].check().run()
     assert not at.exception and not at.error, (at.exception, texts(at, "error"))
     assert [h.value for h in at.subheader] == ["synthetic_example.jpg"]
@@ -72,14 +74,14 @@ def test_server_down_is_said_plainly_on_both_pages(run_app, down_args, isic_jpeg
     assert any("is not reachable" in e and "recovers by itself" in e for e in texts(at, "error"))
 
 
-def test_wrong_model_name_is_reported(run_app, triton_server):
-    at = run_app([*server_args(triton_server), "--model", "no_such_model"])
+def test_wrong_model_name_is_reported(run_app, server_args):
+    at = run_app([*server_args, "--model", "no_such_model"])
     assert not at.exception
     assert any("model 'no_such_model' is not ready" in w for w in texts(at, "warning"))
 
 
-def test_monitor_page_shows_health_and_charts(run_app, triton_server, isic_jpeg_bytes):
-    at = run_app(server_args(triton_server), page=MONITOR)
+def test_monitor_page_shows_health_and_charts(run_app, server_args, isic_jpeg_bytes):
+    at = run_app(server_args, page=MONITOR)
     assert not at.exception and not at.error, (at.exception, texts(at, "error"))
     assert any("ready" in s and "Triton" in s for s in texts(at, "success"))
     health = at.table[0].value
@@ -99,8 +101,8 @@ def fifty_megapixel_jpeg(isic_jpeg_bytes) -> bytes:
     return buffer.getvalue()
 
 
-def test_a_fifty_megapixel_photo_is_analysed_and_shown_at_screen_size(run_app, triton_server, fifty_megapixel_jpeg):
-    at = run_app(server_args(triton_server))
+def test_a_fifty_megapixel_photo_is_analysed_and_shown_at_screen_size(run_app, server_args, fifty_megapixel_jpeg):
+    at = run_app(server_args)
     at.file_uploader[0].set_value(("camera.jpg", fifty_megapixel_jpeg, "image/jpeg")).run()
     assert not at.exception and not at.error, (at.exception, texts(at, "error"))
     captions = [c for image in at.image for c in image.captions]
@@ -115,15 +117,15 @@ def test_grpc_protocol_gives_the_same_page(run_app, triton_server, isic_jpeg_byt
     assert "server compute" in at.table[0].value["latency"].tolist()
 
 
-def test_monitor_page_charts_from_prometheus_when_configured(run_app, triton_server, prometheus):
-    at = run_app([*server_args(triton_server), "--prometheus-url", prometheus], page=MONITOR)
+def test_monitor_page_charts_from_prometheus_when_configured(run_app, server_args, prometheus):
+    at = run_app([*server_args, "--prometheus-url", prometheus], page=MONITOR)
     assert not at.exception and not at.error, (at.exception, texts(at, "error"))
     assert any(c.startswith(f"Prometheus at {prometheus}") for c in texts(at, "caption"))
     assert len(at.get("vega_lite_chart")) == 4
 
 
-def test_monitor_page_says_when_prometheus_is_down(run_app, triton_server, free_tcp_port_factory):
+def test_monitor_page_says_when_prometheus_is_down(run_app, server_args, free_tcp_port_factory):
     url = f"http://127.0.0.1:{free_tcp_port_factory()}"
-    at = run_app([*server_args(triton_server), "--prometheus-url", url], page=MONITOR)
+    at = run_app([*server_args, "--prometheus-url", url], page=MONITOR)
     assert not at.exception
     assert any(e.startswith(f"cannot query Prometheus at {url}") for e in texts(at, "error"))

@@ -18,7 +18,6 @@ import requests
 
 from client.lib import LesionClient
 from serving.triton import Ports, ServerConfig, TritonServer
-from tests.dashboard.conftest import server_args
 
 selenium = pytest.importorskip("selenium")
 from selenium import webdriver  # noqa: E402
@@ -104,8 +103,8 @@ def exporter_port(free_tcp_port_factory) -> int:
 
 
 @pytest.fixture(scope="module")
-def dashboard_url(start_dashboard, triton_server, exporter_port) -> str:
-    args = [a for a in server_args(triton_server)]
+def dashboard_url(start_dashboard, server_args, exporter_port) -> str:
+    args = list(server_args)
     args[args.index("--metrics-port") + 1] = str(exporter_port)
     return start_dashboard([*args, "--refresh", "2"])
 
