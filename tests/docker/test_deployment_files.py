@@ -201,3 +201,37 @@ def test_grafana_queries_are_valid_promql_over_the_recording_rules(tmp_path):
     names = {r["record"] for g in recorded["groups"] for r in g["rules"] if "record" in r}
     used = {name for e in exprs for name in re.findall(r"[a-z_]+:[a-z_0-9:]+", e)}
     assert used <= names, f"dashboard uses recording rules that do not exist: {used - names}"
+
+
+def _module_level_imports(path: Path) -> set[str]:
+    """Imports run when the module loads (imports inside functions, e.g. sklearn for fitting a
+    calibration, only run when that function is called, which serving never does)."""
+    import ast
+
+    names = set()
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def test_triton_image_has_everything_the_python_backend_models_import():
+    """The image adds only `lesion/`, numpy and Pillow to NGC's python: the GPU variants' python models
+    (preprocess, postprocess) and the lesion modules they reach must need nothing else."""
+    import sys
+
+    provided = {"lesion", "numpy", "PIL", "triton_python_backend_utils", "__future__", *sys.stdlib_module_names}
+    todo = [REPO / "model_repository" / name / "1" / "model.py" for name in ("preprocess", "postprocess")]
+    seen: set[Path] = set()
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        for module in _module_level_imports(path):
+            assert module.split(".")[0] in provided, f"{path.relative_to(REPO)} imports {module}"
+            if module.startswith("lesion."):
+                todo.append(REPO / (module.replace(".", "/") + ".py"))
+    assert any(p.parent.name == "lesion" for p in seen)
