@@ -129,3 +129,10 @@ def test_monitor_page_says_when_prometheus_is_down(run_app, server_args, free_tc
     at = run_app([*server_args, "--prometheus-url", url], page=MONITOR)
     assert not at.exception
     assert any(e.startswith(f"cannot query Prometheus at {url}") for e in texts(at, "error"))
+
+
+def test_invalid_arguments_give_a_message_not_a_traceback(run_app):
+    at = run_app(["--protocol", "ftp"])
+    assert not at.exception
+    assert texts(at, "error") == ["The dashboard's arguments are invalid: see the terminal, or "
+                                  "`python -m dashboard --help`."]
