@@ -136,3 +136,24 @@ def test_invalid_arguments_give_a_message_not_a_traceback(run_app):
     assert not at.exception
     assert texts(at, "error") == ["The dashboard's arguments are invalid: see the terminal, or "
                                   "`python -m dashboard --help`."]
+
+
+def _encoded(image: Image.Image, fmt: str, **kwargs) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **kwargs)
+    return buffer.getvalue()
+
+
+def test_exif_rotated_jpeg_and_png_with_alpha_are_shown_upright(run_app, server_args, isic_jpeg_bytes):
+    photo = Image.open(io.BytesIO(isic_jpeg_bytes[1])).convert("RGB").resize((320, 200))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored 320 x 200, displayed rotated: 200 wide, 320 high
+    rotated = _encoded(photo, "JPEG", exif=exif.tobytes())
+    translucent = photo.convert("RGBA")
+    translucent.putalpha(100)
+    at = run_app(server_args)
+    at.file_uploader[0].set_value([("rotated.jpg", rotated, "image/jpeg"),
+                                   ("alpha.png", _encoded(translucent, "PNG"), "image/png")]).run()
+    assert not at.exception and not at.error, (at.exception, texts(at, "error"))
+    captions = [c for image in at.image for c in image.captions if c.startswith("mask, ")]
+    assert captions == ["mask, 200 x 320", "mask, 320 x 200"]
