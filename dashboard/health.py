@@ -21,7 +21,6 @@ class ServerHealth:
     url: str
     ready: bool
     version: str = ""
-    extensions: tuple[str, ...] = ()
     models: tuple[ModelHealth, ...] = ()
     error: str = ""
 
@@ -49,7 +48,6 @@ def check_health(client_for: Callable[[str], LesionClient], models: Sequence[str
         url=url,
         ready=True,
         version=str(meta.get("version", "")),
-        extensions=tuple(meta.get("extensions", ())),
         models=tuple(_model(name, _ready(client_for, name), counts) for name in models),
     )
 

@@ -184,7 +184,3 @@ class PrometheusSource:
         times, values = zip(*result[0]["values"])
         index = pd.to_datetime([float(t) for t in times], unit="s", utc=True)
         return pd.Series([float(v) for v in values], index=index, dtype=float)
-
-
-def available_models(scrape: Scrape) -> list[str]:
-    return sorted(scrape.models)

@@ -78,6 +78,11 @@ def test_wrong_model_name_is_reported(run_app, server_args):
     at = run_app([*server_args, "--model", "no_such_model"])
     assert not at.exception
     assert any("model 'no_such_model' is not ready" in w for w in texts(at, "warning"))
+    at.switch_page(MONITOR).run()
+    assert not at.exception
+    assert any(w.endswith("is up, but not ready: no_such_model") for w in texts(at, "warning"))
+    health = at.table[0].value.set_index("model")["ready"]
+    assert health["no_such_model"] == "NO" and health["lesion_pipeline"] == "yes"
 
 
 def test_monitor_page_shows_health_and_charts(run_app, server_args, isic_jpeg_bytes):

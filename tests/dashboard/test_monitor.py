@@ -26,7 +26,7 @@ def test_two_scrapes_difference_to_the_requests_sent(triton_server, client, isic
     assert 0 < pipeline["p50_ms"] <= pipeline["p95_ms"]
     network = monitor.difference(before, after, "lesion_net")
     assert network["batch_size"] >= 1 and network["queue_ms"] >= 0
-    assert set(monitor.available_models(after)) >= {"lesion_pipeline", "lesion_net", "preprocess", "postprocess"}
+    assert set(after.models) >= {"lesion_pipeline", "lesion_net", "preprocess", "postprocess"}
 
 
 def test_failed_requests_show_as_failures(triton_server, client):
