@@ -36,15 +36,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     sub = parser.add_subparsers(dest="action", required=True)
     start = sub.add_parser("start", help="start the server and wait until it is ready")
-    start.add_argument("--repository", type=Path, default=DEFAULT_REPOSITORY, help="model repository")
+    start.add_argument("--repository", type=Path, default=DEFAULT_REPOSITORY, help=f"model repository (default {DEFAULT_REPOSITORY})")
     start.add_argument("--host", default=DEFAULT_HOST, help=f"address to bind (default {DEFAULT_HOST})")
-    start.add_argument("--http-port", type=int, default=8000)
-    start.add_argument("--grpc-port", type=int, default=8001)
-    start.add_argument("--metrics-port", type=int, default=8002)
+    start.add_argument("--http-port", type=int, default=8000, help="HTTP/REST port (default 8000)")
+    start.add_argument("--grpc-port", type=int, default=8001, help="gRPC port (default 8001)")
+    start.add_argument("--metrics-port", type=int, default=8002, help="Prometheus metrics port (default 8002)")
     start.add_argument("--variant", default=None, metavar="NAME",
                        help="model config variant: none = config.pbtxt (CPU); gpu_onnxruntime or "
                        "gpu_tensorrt on a GPU Triton (passed as --model-config-name)")
-    start.add_argument("--timeout", type=float, default=180, help="seconds to wait for readiness")
+    start.add_argument("--timeout", type=float, default=180, help="seconds to wait for readiness (default 180)")
     stop = sub.add_parser("stop", help="stop the server started by `start`")
     status = sub.add_parser("status", help="say whether the server runs and is ready (exit 0 when ready)")
     for command in (start, stop, status):
