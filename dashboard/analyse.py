@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, astuple, dataclass
 
 import numpy as np
 from PIL import Image
@@ -30,8 +30,11 @@ class ModelTimes:
     queue_ns: int = 0
     compute_ns: int = 0  # input + infer + output
 
+    def plus(self, other: ModelTimes) -> ModelTimes:
+        return ModelTimes(*(a + b for a, b in zip(astuple(self), astuple(other))))
+
     def minus(self, other: ModelTimes) -> ModelTimes:
-        return ModelTimes(*(a - b for a, b in zip(asdict(self).values(), asdict(other).values())))
+        return ModelTimes(*(a - b for a, b in zip(astuple(self), astuple(other))))
 
 
 @dataclass(frozen=True)
@@ -70,8 +73,7 @@ def model_times(statistics: Mapping) -> dict[str, ModelTimes]:
             queue_ns=ns("queue"),
             compute_ns=ns("compute_input") + ns("compute_infer") + ns("compute_output"),
         )
-        previous = times.get(entry["name"], ModelTimes())
-        times[entry["name"]] = ModelTimes(*(a + b for a, b in zip(asdict(previous).values(), asdict(current).values())))
+        times[entry["name"]] = times.get(entry["name"], ModelTimes()).plus(current)  # summed over versions
     return times
 
 
