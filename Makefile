@@ -22,10 +22,14 @@ test: setup system-deps
 	$(PY) -m pytest
 
 demo: setup
-	$(PY) -m training.evaluate --data $(DATA) --split training --limit 50
+	PY=$(PY) DATA=$(DATA) bash scripts/demo.sh
 
+# The shipped recipe (MODEL_CARD.md); TRAIN_ARGS adds or overrides flags, e.g. --resume.
 train: setup
-	$(PY) -m training.train --data $(DATA) --output runs/default
+	$(PY) -m training.train --data $(DATA) --output runs/default $(TRAIN_ARGS)
+
+report: setup
+	$(PY) -m training.report --data $(DATA) $(REPORT_ARGS)
 
 evaluate: setup
 	$(PY) -m training.evaluate --data $(DATA) --split training

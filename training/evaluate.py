@@ -55,12 +55,29 @@ def compute_metrics(pred: Predictions, calibration: Calibration) -> dict[str, fl
     return result
 
 
-def format_table(result: dict[str, float | int | None]) -> str:
-    lines = [f"{'metric':<28}{'value':>10}", "-" * 38]
+def bootstrap_intervals(
+    pred: Predictions, calibration: Calibration, rounds: int, seed: int = 0
+) -> dict[str, tuple[float, float]]:
+    """95 % percentile intervals of every metric over `rounds` resamplings of the images."""
+    rng = np.random.default_rng(seed)
+    n = len(pred.image_ids)
+    draws = [compute_metrics(pred.subset(rng.integers(0, n, n)), calibration) for _ in range(rounds)]
+    intervals = {}
+    for key in KEYS[1:]:
+        values = [d[key] for d in draws if d[key] is not None]
+        if values:
+            intervals[key] = (float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5)))
+    return intervals
+
+
+def format_table(result: dict[str, float | int | None], intervals: dict[str, tuple[float, float]] | None = None) -> str:
+    intervals = intervals or {}
+    lines = [f"{'metric':<28}{'value':>10}  {'95% bootstrap interval' if intervals else ''}", "-" * 38]
     for key in KEYS:
         value = result[key]
         text = "n/a" if value is None else f"{value:d}" if isinstance(value, int) else f"{value:.4f}"
-        lines.append(f"{key:<28}{text:>10}")
+        low_high = f"  [{intervals[key][0]:.4f}, {intervals[key][1]:.4f}]" if key in intervals else ""
+        lines.append(f"{key:<28}{text:>10}{low_high}")
     return "\n".join(lines)
 
 
@@ -75,6 +92,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--limit", type=int, default=None, help="score only the first N images")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    p.add_argument("--bootstrap", type=int, default=0, metavar="N",
+                   help="with the table: 95%% intervals from N bootstrap resamplings of the images")
     p.add_argument("--device", default="cpu", help="cpu or cuda (checkpoints only)")
     return p.parse_args(argv)
 
@@ -93,11 +112,13 @@ def main(argv: list[str] | None = None) -> int:
     except (DatasetError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    result = compute_metrics(predict_samples(predictor, samples, args.batch_size), predictor.calibration)
+    pred = predict_samples(predictor, samples, args.batch_size)
+    result = compute_metrics(pred, predictor.calibration)
     if args.json:
         print(json.dumps({k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in result.items()}))
     else:
-        print(format_table(result))
+        intervals = bootstrap_intervals(pred, predictor.calibration, args.bootstrap) if args.bootstrap else None
+        print(format_table(result, intervals))
     return 0
 
 

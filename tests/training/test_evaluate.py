@@ -50,10 +50,13 @@ def test_split_without_masks_gives_null_segmentation_keys(tmp_path, small_isic_c
 
 
 def test_readable_table_and_clear_errors(small_isic_copy, checkpoint_and_onnx, tmp_path, capsys):
-    assert evaluate_main(["--data", str(small_isic_copy), "--split", "training", "--limit", "4",
-                          "--model", str(checkpoint_and_onnx[0])]) == 0
+    assert evaluate_main(["--data", str(small_isic_copy), "--split", "training", "--limit", "12",
+                          "--model", str(checkpoint_and_onnx[0]), "--bootstrap", "20"]) == 0
     table = capsys.readouterr().out
     assert "jaccard" in table and "auc_melanoma" in table
+    jaccard_row = next(line for line in table.splitlines() if line.startswith("jaccard "))
+    value, low, high = (float(x) for x in jaccard_row.replace("[", " ").replace("]", " ").replace(",", " ").split()[1:])
+    assert low <= value <= high
     assert evaluate_main(["--data", str(tmp_path), "--split", "validation"]) == 2
     assert "image folder missing" in capsys.readouterr().err
     assert evaluate_main(["--data", str(small_isic_copy), "--split", "training",
