@@ -76,9 +76,9 @@ def fit_label_calibration(
     fpr, tpr, thresholds = roc_curve(labels, cal.probability(raw))
     if target_sensitivity is not None:
         index = int(np.argmax(tpr >= target_sensitivity))
-        how = f"sensitivity >= {target_sensitivity:.2f} on cross-validation"
+        how = f"sensitivity >= {target_sensitivity:.2f} on held-out predictions"
     else:
         index = int(np.argmax(tpr - fpr))
-        how = "maximum Youden's J on cross-validation"
+        how = "maximum Youden's J on held-out predictions"
     threshold = float(min(thresholds[index], 1.0))
     return LabelCalibration(cal.slope, cal.intercept, threshold, f"Platt scaling; threshold for {how}")

@@ -72,7 +72,7 @@ def bootstrap_intervals(
 
 def format_table(result: dict[str, float | int | None], intervals: dict[str, tuple[float, float]] | None = None) -> str:
     intervals = intervals or {}
-    lines = [f"{'metric':<28}{'value':>10}  {'95% bootstrap interval' if intervals else ''}", "-" * 38]
+    lines = [f"{'metric':<28}{'value':>10}  {'95% bootstrap interval' if intervals else ''}", "-" * (64 if intervals else 38)]
     for key in KEYS:
         value = result[key]
         text = "n/a" if value is None else f"{value:d}" if isinstance(value, int) else f"{value:.4f}"
