@@ -24,9 +24,10 @@ test: setup system-deps
 demo: setup
 	PY=$(PY) DATA=$(DATA) bash scripts/demo.sh
 
-# The shipped recipe (MODEL_CARD.md); TRAIN_ARGS adds or overrides flags, e.g. --resume.
+# The shipped recipe (MODEL_CARD.md), then promoted to models/; TRAIN_ARGS adds flags, e.g. --resume.
 train: setup
-	$(PY) -m training.train --data $(DATA) --output runs/default $(TRAIN_ARGS)
+	$(PY) -m training.train --data $(DATA) --output runs/default --fold 0 --epochs 7 --batch-size 16 --lr 2e-3 $(TRAIN_ARGS)
+	$(PY) -m training.promote runs/default/best.pt
 
 report: setup
 	$(PY) -m training.report --data $(DATA) $(REPORT_ARGS)

@@ -65,3 +65,23 @@ def test_report_runs_folds_and_writes_tables_and_figures(small_isic_copy, tmp_pa
     assert "seed paper, multi-task" in tables and "ours, multi-task" in tables and "ours, classification only" in tables
     assert (tmp_path / "docs" / "roc_curves.png").stat().st_size > 10_000
     assert (tmp_path / "docs" / "mask_overlays.png").stat().st_size > 10_000
+
+
+def test_promote_strips_the_optimizer_and_keeps_calibration(tmp_path, small_isic_copy):
+    import torch
+
+    from lesion.calibration import Calibration, LabelCalibration
+    from training.checkpoint import Checkpoint, save_checkpoint
+    from training.promote import main as promote_main
+
+    model = LesionNet(ModelConfig(pretrained=False))
+    optimizer = torch.optim.AdamW(model.parameters())
+    model(torch.zeros(1, 3, 256, 256))["mask"].mean().backward()
+    optimizer.step()
+    calibration = Calibration({"melanoma": LabelCalibration(2.0, -1.0, 0.2), "seborrheic_keratosis": LabelCalibration()})
+    save_checkpoint(tmp_path / "last.pt", Checkpoint(model, calibration, epoch=3, optimizer_state=optimizer.state_dict()))
+    assert promote_main([str(tmp_path / "last.pt"), "--output", str(tmp_path / "default.pt")]) == 0
+    shipped = load_checkpoint(tmp_path / "default.pt")
+    assert shipped.optimizer_state is None and shipped.epoch == 3 and shipped.calibration == calibration
+    assert (tmp_path / "default.pt").stat().st_size < 0.5 * (tmp_path / "last.pt").stat().st_size
+    assert promote_main([str(tmp_path / "missing.pt")]) == 2
