@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from collections.abc import Mapping
 from dataclasses import asdict, astuple, dataclass
 
@@ -17,9 +18,7 @@ from PIL import Image
 
 from client.lib import AnalysisResult, ClientError, LesionClient
 
-OVERLAY_COLOUR = (255, 64, 0)
 DISPLAY_MAX_SIDE = 1024
-
 
 @dataclass(frozen=True)
 class ModelTimes:
@@ -36,7 +35,6 @@ class ModelTimes:
     def minus(self, other: ModelTimes) -> ModelTimes:
         return ModelTimes(*(a - b for a, b in zip(astuple(self), astuple(other))))
 
-
 @dataclass(frozen=True)
 class LatencyBreakdown:
     round_trip_ms: float
@@ -50,13 +48,11 @@ class LatencyBreakdown:
         """Client encoding, HTTP/gRPC transfer and decoding: round trip minus server time."""
         return None if self.server_ms is None else max(self.round_trip_ms - self.server_ms, 0.0)
 
-
 @dataclass(frozen=True)
 class Analysis:
     name: str
     result: AnalysisResult
     latency: LatencyBreakdown
-
 
 def model_times(statistics: Mapping) -> dict[str, ModelTimes]:
     """Triton statistics JSON (HTTP, or gRPC as_json with string counts) -> times per model name."""
@@ -76,7 +72,6 @@ def model_times(statistics: Mapping) -> dict[str, ModelTimes]:
         times[entry["name"]] = times.get(entry["name"], ModelTimes()).plus(current)  # summed over versions
     return times
 
-
 def latency_breakdown(
     round_trip_ms: float, before: Mapping, after: Mapping, pipeline: str
 ) -> LatencyBreakdown:
@@ -95,7 +90,6 @@ def latency_breakdown(
         requests_in_window=own.count,
     )
 
-
 def analyse(client: LesionClient, stats_client: LesionClient, data: bytes, name: str) -> Analysis:
     """Analyse one upload; raises the client's errors (ClientError subclasses) unchanged.
 
@@ -103,13 +97,24 @@ def analyse(client: LesionClient, stats_client: LesionClient, data: bytes, name:
     """
     before = _statistics(stats_client)
     result = client.analyze(data, name)
-    after = _statistics(stats_client) if before is not None else None
+    after = _statistics_after(stats_client, before, client.model) if before is not None else None
     if before is None or after is None:
         latency = LatencyBreakdown(round_trip_ms=result.latency_ms)
     else:
         latency = latency_breakdown(result.latency_ms, before, after, client.model)
     return Analysis(name=name, result=result, latency=latency)
 
+def _statistics_after(stats_client: LesionClient, before: Mapping, pipeline: str, wait_s: float = 1.0) -> Mapping | None:
+    """Statistics once they count our request: Triton records them just after sending the response."""
+    counted = model_times(before).get(pipeline, ModelTimes()).count
+    deadline = time.monotonic() + wait_s
+    while True:
+        after = _statistics(stats_client)
+        if after is None or time.monotonic() > deadline:
+            return after
+        if model_times(after).get(pipeline, ModelTimes()).count > counted:
+            return after
+        time.sleep(0.02)
 
 def _statistics(stats_client: LesionClient) -> Mapping | None:
     """All models' statistics, or None when the server will not give them (the analysis goes on)."""
@@ -117,15 +122,6 @@ def _statistics(stats_client: LesionClient) -> Mapping | None:
         return stats_client.model_statistics()
     except ClientError:  # statistics are a nice-to-have beside the result itself
         return None
-
-
-def overlay_mask(rgb: np.ndarray, mask: np.ndarray, opacity: float, colour=OVERLAY_COLOUR) -> np.ndarray:
-    """Blend `colour` over the lesion pixels of an RGB uint8 photo; the mask is resized to the photo."""
-    mask = fit_mask(mask, rgb.shape[:2]) > 0
-    out = rgb.astype(np.float32)
-    out[mask] = (1.0 - opacity) * out[mask] + opacity * np.asarray(colour, np.float32)
-    return out.round().astype(np.uint8)
-
 
 def for_display(image: np.ndarray, max_side: int = DISPLAY_MAX_SIDE) -> np.ndarray:
     """Shrink a photo (bilinear) or a mask (nearest) so its longer side is at most max_side pixels.
@@ -140,26 +136,16 @@ def for_display(image: np.ndarray, max_side: int = DISPLAY_MAX_SIDE) -> np.ndarr
     resample = Image.NEAREST if image.ndim == 2 else Image.BILINEAR
     return np.asarray(Image.fromarray(image).resize(size, resample))
 
-
-def fit_mask(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """A 0/255 mask at (height, width) `size` (nearest neighbour, so it stays binary)."""
-    if mask.shape[:2] == tuple(size):
-        return mask
-    return np.asarray(Image.fromarray(mask).resize((size[1], size[0]), Image.NEAREST))
-
-
 def mask_png(mask: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(mask.astype(np.uint8), "L").save(buffer, format="PNG")
     return buffer.getvalue()
-
 
 def result_json(analysis: Analysis) -> str:
     """The downloadable report: the client's result fields plus the latency split."""
     latency = asdict(analysis.latency) | {"outside_server_ms": analysis.latency.outside_server_ms}
     body = {"name": analysis.name, **analysis.result.to_json_dict(), "latency": latency}
     return json.dumps(body, indent=2, default=float)
-
 
 def download_stem(name: str) -> str:
     stem = name.rsplit("/", 1)[-1].rsplit(".", 1)[0]

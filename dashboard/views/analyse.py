@@ -6,6 +6,7 @@ import hashlib
 import streamlit as st
 
 from client.lib import ClientError
+from client.render import overlay_mask
 from dashboard import analyse as logic
 from dashboard.example import EXAMPLE_NAME, synthetic_lesion_jpeg
 from dashboard.resources import open_client
@@ -83,7 +84,7 @@ def show_result(index: int, name: str, data: bytes, opacity: float) -> None:
         rgb = None
     photo, mask, numbers = st.columns([2, 2, 2])
     if rgb is not None:
-        overlay = logic.overlay_mask(logic.for_display(rgb), result.mask, opacity)
+        overlay = overlay_mask(logic.for_display(rgb), result.mask, opacity)
         photo.image(overlay, caption="photo with lesion mask", width="stretch")
     height, width = result.mask.shape
     mask.image(logic.for_display(result.mask), caption=f"mask, {width} x {height}", width="stretch")

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from client import render
 from client.lib import InvalidImage, LesionClient
 from dashboard import analyse
 from lesion.preprocessing import decode_image
@@ -49,11 +50,11 @@ def test_a_bad_upload_raises_the_clients_error_and_the_next_one_still_works(clie
 
 def test_overlay_blends_only_lesion_pixels(analysis, isic_jpeg_bytes):
     rgb = decode_image(isic_jpeg_bytes[2]).rgb
-    mask = analyse.fit_mask(analysis.result.mask, rgb.shape[:2]) > 0
+    mask = render.fit_mask(analysis.result.mask, rgb.shape[:2]) > 0
     assert mask.any() and (~mask).any(), "need lesion and background pixels to check the overlay"
-    assert np.array_equal(analyse.overlay_mask(rgb, analysis.result.mask, 0.0), rgb)
-    full = analyse.overlay_mask(rgb, analysis.result.mask, 1.0)
-    assert np.all(full[mask] == analyse.OVERLAY_COLOUR)
+    assert np.array_equal(render.overlay_mask(rgb, analysis.result.mask, 0.0), rgb)
+    full = render.overlay_mask(rgb, analysis.result.mask, 1.0)
+    assert np.all(full[mask] == render.OVERLAY_COLOUR)
     assert np.array_equal(full[~mask], rgb[~mask])
 
 
