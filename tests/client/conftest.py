@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import shutil
-import socket
 import subprocess
 import sys
 from collections.abc import Callable
@@ -16,22 +15,10 @@ from PIL import Image
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
-def free_port() -> Callable[[], int]:
-    """Gives ports nothing listens on right now (for 'server down' and servers the tests start)."""
-    return _free_port
-
-
-@pytest.fixture
-def dead_url() -> str:
+def dead_url(free_port) -> str:
     """host:port of 127.0.0.1 where no server listens."""
-    return f"127.0.0.1:{_free_port()}"
+    return f"127.0.0.1:{free_port()}"
 
 
 @pytest.fixture(scope="session")
@@ -107,20 +94,3 @@ def run_cli() -> CliRunner:
         return subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=REPO)
 
     return run
-
-
-def _binary(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        pytest.skip(f"{name} not installed (bash scripts/install-system-deps.sh installs it)")
-    return path
-
-
-@pytest.fixture(scope="session")
-def promtool() -> str:
-    return _binary("promtool")
-
-
-@pytest.fixture(scope="session")
-def prometheus_binary() -> str:
-    return _binary("prometheus")

@@ -14,6 +14,7 @@ import yaml
 
 from client.lib import InvalidImage, LesionClient
 from client.metrics import DASHBOARD_METRICS_PORT, ClientMetrics
+from tests.prometheus_server import running_prometheus
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "docker" / "prometheus"
 CONFIG, RULES = CONFIG_DIR / "prometheus.yml", CONFIG_DIR / "rules.yml"
@@ -65,33 +66,9 @@ def client_exporter() -> Iterator[tuple[ClientMetrics, str]]:
 def prometheus(prometheus_binary, triton_server, client_exporter, free_port, tmp_path) -> Iterator[str]:
     """A real Prometheus on a free port scraping the Triton fixture and the client exporter."""
     triton_metrics = triton_server.metrics_url.removeprefix("http://").removesuffix("/metrics")
-    config = tmp_path / "prometheus.yml"
-    config.write_text(yaml.safe_dump(local_config(triton_metrics, client_exporter[1])))
-    address = f"127.0.0.1:{free_port()}"
-    log = (tmp_path / "prometheus.log").open("w")
-    process = subprocess.Popen(
-        [prometheus_binary, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'data'}",
-         f"--web.listen-address={address}"],
-        stdout=log, stderr=subprocess.STDOUT,
-    )
-    try:
-        wait_for(lambda: _ready(f"http://{address}"), 60, f"Prometheus ready (log: {log.name})")
-        yield f"http://{address}"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
-
-
-def _ready(url: str) -> bool:
-    try:
-        return requests.get(f"{url}/-/ready", timeout=2).status_code == 200
-    except requests.ConnectionError:
-        return False
+    config = local_config(triton_metrics, client_exporter[1])
+    with running_prometheus(prometheus_binary, config, tmp_path, free_port()) as url:
+        yield url
 
 
 def wait_for(condition, timeout_s: float, what: str) -> None:

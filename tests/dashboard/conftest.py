@@ -1,8 +1,6 @@
 """Dashboard test fixtures: AppTest runs of the real app, settings pointing at the real server."""
 from __future__ import annotations
 
-import shutil
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -12,6 +10,8 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 from streamlit.testing.v1 import AppTest
+
+from tests.prometheus_server import running_prometheus
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 
@@ -24,9 +24,9 @@ def server_args(triton_server) -> list[str]:
 
 
 @pytest.fixture
-def down_args(free_tcp_port_factory) -> list[str]:
+def down_args(free_port) -> list[str]:
     """Arguments naming ports where nothing listens: the server-down case."""
-    port = free_tcp_port_factory()
+    port = free_port()
     return ["--url", f"127.0.0.1:{port}", "--metrics-url", f"http://127.0.0.1:{port}/metrics",
             "--metrics-port", "0"]
 
@@ -46,36 +46,21 @@ def run_app(monkeypatch: pytest.MonkeyPatch) -> Callable[..., AppTest]:
 
 
 @pytest.fixture(scope="session")
-def prometheus(triton_server, tmp_path_factory, free_tcp_port_factory) -> Iterator[str]:
+def prometheus(prometheus_binary, triton_server, tmp_path_factory, free_port) -> Iterator[str]:
     """A real Prometheus (Debian package) scraping the test Triton every second; yields its base URL."""
-    binary = shutil.which("prometheus")
-    if binary is None:
-        pytest.skip("prometheus not installed (bash scripts/install-system-deps.sh installs it)")
-    folder = tmp_path_factory.mktemp("prometheus")
     target = urlsplit(triton_server.metrics_url)
-    (folder / "prometheus.yml").write_text(
-        "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
-        "scrape_configs:\n"
-        f"  - {{job_name: triton, metrics_path: '{target.path}', static_configs: [{{targets: ['{target.netloc}']}}]}}\n"
-    )
-    url = f"http://127.0.0.1:{free_tcp_port_factory()}"
-    log = (folder / "prometheus.log").open("w")
-    process = subprocess.Popen(
-        [binary, f"--config.file={folder / 'prometheus.yml'}", f"--storage.tsdb.path={folder / 'data'}",
-         f"--web.listen-address={url.removeprefix('http://')}"],
-        stdout=log, stderr=subprocess.STDOUT,
-    )
-    try:
+    config = {
+        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+        "scrape_configs": [{"job_name": "triton", "metrics_path": target.path,
+                            "static_configs": [{"targets": [target.netloc]}]}],
+    }
+    with running_prometheus(prometheus_binary, config, tmp_path_factory.mktemp("prometheus"), free_port()) as url:
         deadline = time.monotonic() + 60
-        while not _scraped(url):  # ready, and its first scrape of Triton done (discovery waits ~5 s)
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"Prometheus did not start; log: {folder / 'prometheus.log'}")
+        while not _scraped(url):  # its first scrape of Triton done (discovery waits ~5 s)
+            if time.monotonic() > deadline:
+                pytest.fail("Prometheus never scraped the test Triton")
             time.sleep(0.5)
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
 
 
 def _scraped(url: str) -> bool:

@@ -129,8 +129,8 @@ def test_monitor_page_charts_from_prometheus_when_configured(run_app, server_arg
     assert len(at.get("vega_lite_chart")) == 4
 
 
-def test_monitor_page_says_when_prometheus_is_down(run_app, server_args, free_tcp_port_factory):
-    url = f"http://127.0.0.1:{free_tcp_port_factory()}"
+def test_monitor_page_says_when_prometheus_is_down(run_app, server_args, free_port):
+    url = f"http://127.0.0.1:{free_port()}"
     at = run_app([*server_args, "--prometheus-url", url], page=MONITOR)
     assert not at.exception
     assert any(e.startswith(f"cannot query Prometheus at {url}") for e in texts(at, "error"))

@@ -48,12 +48,12 @@ def browser(tmp_path_factory) -> Iterator[webdriver.Chrome]:
 
 
 @pytest.fixture(scope="module")
-def start_dashboard(tmp_path_factory, free_tcp_port_factory) -> Iterator[Callable[[list[str]], str]]:
+def start_dashboard(tmp_path_factory, free_port) -> Iterator[Callable[[list[str]], str]]:
     """Start `python -m dashboard ARGS` on a free port of 127.0.0.1; gives its base URL."""
     processes: list[subprocess.Popen] = []
 
     def start(args: list[str]) -> str:
-        port = free_tcp_port_factory()
+        port = free_port()
         log = tmp_path_factory.mktemp("streamlit") / "streamlit.log"
         process = subprocess.Popen([sys.executable, "-m", "dashboard", "--port", str(port), *args],
                                    cwd=REPO, stdout=log.open("w"), stderr=subprocess.STDOUT)
@@ -98,8 +98,8 @@ def screenshot(browser, name: str, tmp_path: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def exporter_port(free_tcp_port_factory) -> int:
-    return free_tcp_port_factory()
+def exporter_port(free_port) -> int:
+    return free_port()
 
 
 @pytest.fixture(scope="module")

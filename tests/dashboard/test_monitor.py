@@ -52,8 +52,8 @@ def test_history_keeps_the_window_and_survives_a_server_restart():
     assert list(frame["latency_ms"]) == [1.0, 1.0]
 
 
-def test_an_unreachable_metrics_endpoint_gives_a_clear_error(free_tcp_port_factory):
-    url = f"http://127.0.0.1:{free_tcp_port_factory()}/metrics"
+def test_an_unreachable_metrics_endpoint_gives_a_clear_error(free_port):
+    url = f"http://127.0.0.1:{free_port()}/metrics"
     with pytest.raises(monitor.MetricsUnavailable, match="cannot read Triton metrics at " + url):
         monitor.scrape_triton(url, timeout_s=2)
 
@@ -78,8 +78,8 @@ def test_prometheus_source_charts_what_triton_served(prometheus, client, isic_jp
     assert network["batch_size"].dropna().ge(1).all() and network["batch_size"].notna().any()
 
 
-def test_prometheus_errors_are_reported_not_raised_raw(prometheus, free_tcp_port_factory):
+def test_prometheus_errors_are_reported_not_raised_raw(prometheus, free_port):
     with pytest.raises(monitor.MetricsUnavailable, match="refused a query"):
         monitor.PrometheusSource(prometheus, 'bad"label').fetch(60, 1)
     with pytest.raises(monitor.MetricsUnavailable, match="cannot query Prometheus"):
-        monitor.PrometheusSource(f"http://127.0.0.1:{free_tcp_port_factory()}", "m").fetch(60, 1)
+        monitor.PrometheusSource(f"http://127.0.0.1:{free_port()}", "m").fetch(60, 1)
