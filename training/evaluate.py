@@ -20,7 +20,7 @@ from lesion import metrics
 from lesion.calibration import Calibration
 from lesion.contract import LABELS
 from training.data import DatasetError, read_split
-from training.predict import Predictions, load_predictor, predict_samples
+from training.predict import FlipTTA, Predictions, load_predictor, predict_samples
 
 KEYS = (
     "n_images", "jaccard", "threshold_jaccard", "dice", "auc_melanoma", "auc_seborrheic_keratosis",
@@ -95,6 +95,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--bootstrap", type=int, default=0, metavar="N",
                    help="with the table: 95%% intervals from N bootstrap resamplings of the images")
     p.add_argument("--device", default="cpu", help="cpu or cuda (checkpoints only)")
+    p.add_argument("--tta", action="store_true", help="average over the four flips (4x the compute)")
     return p.parse_args(argv)
 
 
@@ -109,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
             samples = [s for s in samples if folds.get(s.image_id) == args.fold]
         samples = samples[: args.limit] if args.limit else samples
         predictor = load_predictor(args.model, args.device)
+        predictor = FlipTTA(predictor) if args.tta else predictor
     except (DatasetError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -61,6 +61,28 @@ class OnnxPredictor:
         return dict(zip(self.output_names, outputs))
 
 
+class FlipTTA:
+    """Test-time augmentation: the mean over the four flips (none, horizontal, vertical, both).
+
+    Masks are flipped back before averaging. For measuring; the served pipeline does not use it.
+    """
+
+    FLIPS = ((), (-1,), (-2,), (-2, -1))
+
+    def __init__(self, predictor: Predictor) -> None:
+        self.predictor = predictor
+        self.calibration = predictor.calibration
+
+    def __call__(self, batch: np.ndarray) -> dict[str, np.ndarray]:
+        outputs = []
+        for axes in self.FLIPS:
+            out = self.predictor(np.ascontiguousarray(np.flip(batch, axes)) if axes else batch)
+            if "mask" in out and axes:
+                out["mask"] = np.flip(out["mask"], axes)
+            outputs.append(out)
+        return {key: np.mean([o[key] for o in outputs], axis=0) for key in outputs[0]}
+
+
 def load_predictor(path: Path | None, device: str = "cpu") -> Predictor:
     """A checkpoint (.pt/.pth), an ONNX file (.onnx), or the shipped default model when None."""
     if path is not None and Path(path).suffix == ".onnx":

@@ -62,3 +62,26 @@ def test_readable_table_and_clear_errors(small_isic_copy, checkpoint_and_onnx, t
     assert evaluate_main(["--data", str(small_isic_copy), "--split", "training",
                           "--model", str(tmp_path / "none.pt")]) == 2
     assert "no checkpoint" in capsys.readouterr().err
+
+
+def test_flip_tta_averages_flipped_predictions_back_into_place():
+    import numpy as np
+
+    from lesion.calibration import Calibration
+    from training.predict import FlipTTA
+
+    class LeftHalf:
+        """A stand-in network: mask = 1 on the left half of whatever it is given."""
+
+        calibration = Calibration()
+
+        def __call__(self, batch):
+            mask = np.zeros((len(batch), 1, *batch.shape[-2:]), np.float32)
+            mask[..., : batch.shape[-1] // 2] = 1.0
+            return {"mask": mask, "melanoma": batch[:, :1, 0, :1].reshape(-1, 1)}
+
+    batch = np.random.default_rng(0).normal(size=(2, 3, 8, 8)).astype(np.float32)
+    out = FlipTTA(LeftHalf())(batch)
+    assert np.allclose(out["mask"][..., :4], 0.5) and np.allclose(out["mask"][..., 4:], 0.5)
+    corners = [batch[:, 0, 0, 0], batch[:, 0, 0, -1], batch[:, 0, -1, 0], batch[:, 0, -1, -1]]
+    assert np.allclose(out["melanoma"].ravel(), np.mean(corners, axis=0))
