@@ -63,19 +63,25 @@ def test_prometheus_source_charts_what_triton_served(prometheus, client, isic_jp
         for data in isic_jpeg_bytes[:2]:
             client.analyze(data)
         time.sleep(1.0)
-    source = monitor.PrometheusSource(prometheus, "lesion_pipeline", rate_window="10s")
-    deadline = time.monotonic() + 60
-    while True:  # Prometheus needs a couple of scrapes after the requests
-        frame = source.fetch(window_s=60, step_s=1)
-        if frame["requests_per_s"].max() > 0 or time.monotonic() > deadline:
-            break
-        time.sleep(1)
+    frame = _fetch_until(monitor.PrometheusSource(prometheus, "lesion_pipeline", rate_window="10s"),
+                         lambda f: f["requests_per_s"].max() > 0)
     assert list(frame.columns) == list(monitor.SERIES)
     assert frame["requests_per_s"].max() > 0
     assert frame["latency_ms"].dropna().gt(0).all()
     assert frame["p95_ms"].max() > 0
-    network = monitor.PrometheusSource(prometheus, "lesion_net", rate_window="10s").fetch(60, 1)
+    network = _fetch_until(monitor.PrometheusSource(prometheus, "lesion_net", rate_window="10s"),
+                           lambda f: f["batch_size"].notna().any())
     assert network["batch_size"].dropna().ge(1).all() and network["batch_size"].notna().any()
+
+
+def _fetch_until(source, condition, timeout_s: float = 60):
+    """Prometheus needs a scrape or two after the requests before every series shows them."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        frame = source.fetch(window_s=60, step_s=1)
+        if condition(frame) or time.monotonic() > deadline:
+            return frame
+        time.sleep(1)
 
 
 def test_prometheus_errors_are_reported_not_raised_raw(prometheus, free_port):
