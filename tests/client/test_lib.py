@@ -88,6 +88,9 @@ def test_invalid_image_is_rejected_once(client: LesionClient, bad_files, kind: s
     before = _preprocess_requests(client)
     with pytest.raises(InvalidImage, match="corrupt or truncated image|not a readable image"):
         client.analyze(bad_files[kind].read_bytes())
+    deadline = time.monotonic() + 10  # Triton records a request just after answering it
+    while _preprocess_requests(client) < before + 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert _preprocess_requests(client) == before + 1  # the server saw one request: no retry
 
 

@@ -1,6 +1,7 @@
 """The real Triton server: contract, parity with in-process ONNX Runtime, real uploads, batching, bad input."""
 from __future__ import annotations
 
+import time
 from urllib.request import urlopen
 
 import numpy as np
@@ -123,6 +124,16 @@ def statistics(c, model: str) -> tuple[int, int]:
     return int(stats["inference_count"]), int(stats["execution_count"])
 
 
+def statistics_counting(c, model: str, inferences: int, timeout_s: float = 10) -> tuple[int, int]:
+    """Statistics once they count `inferences`: Triton records a request just after answering it."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        counts = statistics(c, model)
+        if counts[0] >= inferences or time.monotonic() > deadline:
+            return counts
+        time.sleep(0.05)
+
+
 def test_dynamic_batching_forms_batches(triton_server, isic_jpeg_bytes):
     c = client(httpclient, triton_server, concurrency=16)
     batch = preprocess_bytes(isic_jpeg_bytes[0])[0][None]
@@ -130,7 +141,8 @@ def test_dynamic_batching_forms_batches(triton_server, isic_jpeg_bytes):
     pending = [c.async_infer(NETWORK.name, [image_input(httpclient, batch)]) for _ in range(32)]
     for request in pending:
         assert request.get_result(timeout=TIMEOUT_S).as_numpy("mask").shape == (1, 1, 256, 256)
-    inferences, executions = (after - was for after, was in zip(statistics(c, NETWORK.name), before))
+    after = statistics_counting(c, NETWORK.name, before[0] + 32)
+    inferences, executions = (now - was for now, was in zip(after, before))
     assert inferences == 32
     assert executions < inferences, f"{executions} executions for {inferences} inferences: no batch formed"
 
