@@ -4,7 +4,6 @@ Options are the dashboard's own (see --help) plus --address/--port for the web s
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from pathlib import Path

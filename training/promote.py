@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     size = args.output.stat().st_size
     print(f"{args.output}: epoch {ckpt.epoch}, {size / 1e6:.1f} MB")
     if size > MAX_BYTES:
-        print(f"error: over the repository's 25 MB limit for the default model", file=sys.stderr)
+        print("error: over the repository's 25 MB limit for the default model", file=sys.stderr)
         return 1
     return 0
 

@@ -1,5 +1,4 @@
 import numpy as np
-import pytest
 
 from lesion.calibration import Calibration, LabelCalibration, fit_label_calibration
 
