@@ -22,6 +22,7 @@ import numpy as np
 from lesion.contract import LABELS
 from training.encoders import ENCODERS
 from training.models import TASKS
+from training.train import HELD_OUT_FILE
 from training.train import main as train_main
 
 REPO = Path(__file__).resolve().parent.parent
@@ -44,7 +45,7 @@ def fold_dir(runs: Path, encoder: str, task: str, fold: int) -> Path:
 
 def _is_finished(run: Path, epochs: int) -> bool:
     log = run / "log.csv"
-    if not (log.exists() and (run / "held_out_predictions.npz").exists()):
+    if not (log.exists() and (run / HELD_OUT_FILE).exists()):
         return False
     return len(log.read_text().splitlines()) - 1 >= epochs
 
@@ -73,7 +74,7 @@ def read_fold(run: Path) -> FoldResult | None:
     with log.open() as f:
         rows = list(csv.DictReader(f))
     best = max(rows, key=lambda r: float(r["score"]))
-    npz = run / "held_out_predictions.npz"
+    npz = run / HELD_OUT_FILE
     predictions = dict(np.load(npz)) if npz.exists() else {}
     return FoldResult(
         fold=int(run.name.removeprefix("fold")),
@@ -160,7 +161,7 @@ def plot_overlays(runs: Path, data: Path, encoder: str, path: Path) -> None:
 
     picks = []
     for run in sorted((runs / f"{encoder}-multi").glob("fold*")):
-        npz = run / "held_out_predictions.npz"
+        npz = run / HELD_OUT_FILE
         if npz.exists():
             p = np.load(npz)
             picks += [(float(j), str(i), run) for j, i in zip(p["jaccard"], p["image_ids"])]

@@ -5,8 +5,12 @@
     python -m training.train --fold -1 --output runs/all          # all 2000 images, no held-out fold
 
 Writes to --output: last.pt (every epoch, resumable), best.pt (best held-out score), log.csv (one row
-per epoch), args.json. With a held-out fold the calibration (Platt scaling, operating thresholds) is
-fitted on that fold's predictions and stored in both checkpoints.
+per epoch), args.json, and with a held-out fold its predictions (held_out_predictions.npz). The
+calibration (Platt scaling, operating thresholds) is fitted on out-of-fold predictions and stored in both
+checkpoints: those of --calibration-from runs when given (how an all-data model gets calibrated on
+cross-validation), else the run's own held-out fold.
+
+    python -m training.train --fold -1 --output runs/all --calibration-from runs/fold0 runs/fold1
 """
 from __future__ import annotations
 
@@ -32,9 +36,10 @@ from training.encoders import ENCODERS
 from training.evaluate import compute_metrics
 from training.losses import MultiTaskLoss, label_pos_weight
 from training.models import TASKS, LesionNet, ModelConfig
-from training.predict import Predictions, TorchPredictor, predict_samples
+from training.predict import TorchPredictor, predict_samples
 
 MELANOMA_TARGET_SENSITIVITY = 0.90
+HELD_OUT_FILE = "held_out_predictions.npz"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -60,6 +65,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--workers", type=int, default=None, help="data loader workers (default: 0 on CPU, 6 on GPU)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--resume", action="store_true", help="continue from <output>/last.pt")
+    p.add_argument("--calibration-from", type=Path, nargs="+", default=None, metavar="RUN",
+                   help="fit the calibration on these runs' held-out predictions (cross-validation folds)")
     return p.parse_args(argv)
 
 
@@ -97,13 +104,28 @@ def train_one_epoch(model, loader, loss_fn, optimizer, scheduler, device: str, e
     return {f"train_{k}": v / len(loader.dataset) for k, v in totals.items()}
 
 
-def fit_calibration(pred: Predictions) -> Calibration:
-    labels = pred.label_array()
+def fit_calibration(labels: np.ndarray, probabilities: dict[str, np.ndarray]) -> Calibration:
     targets = {LABELS[0]: MELANOMA_TARGET_SENSITIVITY, LABELS[1]: None}
     return Calibration({
-        label: fit_label_calibration(labels[:, i], pred.probability_array(label), target_sensitivity=targets[label])
+        label: fit_label_calibration(labels[:, i], probabilities[label], target_sensitivity=targets[label])
         for i, label in enumerate(LABELS)
     })
+
+
+def read_out_of_fold(runs: list[Path]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Labels and raw probabilities of these runs' held-out images, concatenated (each image once)."""
+    missing = [str(run / HELD_OUT_FILE) for run in runs if not (run / HELD_OUT_FILE).exists()]
+    if missing:
+        raise DatasetError(f"no held-out predictions to calibrate on: {', '.join(missing)} missing "
+                           "(train those runs with a held-out fold first)")
+    loaded = [np.load(run / HELD_OUT_FILE) for run in runs]
+    ids = np.concatenate([p["image_ids"] for p in loaded])
+    if len(set(ids.tolist())) != len(ids):
+        raise DatasetError("the --calibration-from runs share held-out images; give runs of different folds")
+    if any(label not in p for p in loaded for label in LABELS):
+        raise DatasetError("a --calibration-from run has no label predictions (segmentation-only?)")
+    return (np.concatenate([p["labels"] for p in loaded]),
+            {label: np.concatenate([p[label] for p in loaded]) for label in LABELS})
 
 
 def score(metrics: dict) -> float:
@@ -128,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     args.output.mkdir(parents=True, exist_ok=True)
     try:
         train_samples, held_out = split_samples(args)
+        if args.calibration_from:
+            read_out_of_fold(args.calibration_from)
     except DatasetError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -176,25 +200,31 @@ def main(argv: list[str] | None = None) -> int:
         model.to(memory_format=torch.channels_last)
 
     if held_out:
-        finish_held_out(args.output, held_out, device)
+        save_held_out_predictions(args.output, held_out, device)
+    sources = args.calibration_from or ([args.output] if held_out else [])
+    if sources and args.task != "seg":
+        labels, probabilities = read_out_of_fold(sources)
+        store_calibration(args.output, fit_calibration(labels, probabilities), device)
+        print(f"calibration fitted on {len(labels)} out-of-fold predictions of {', '.join(map(str, sources))} "
+              f"-> {args.output / 'calibration.json'}")
     return 0
 
 
-def finish_held_out(output: Path, held_out, device: str) -> None:
-    """Save the best model's held-out predictions (for reports); fit and store the calibration."""
+def save_held_out_predictions(output: Path, held_out, device: str) -> None:
+    """The best model's held-out predictions: for reports and for calibrating (this or an all-data model)."""
     best = load_checkpoint(output / "best.pt", map_location=device)
     pred = predict_samples(TorchPredictor(best.model, device=device), held_out, progress=False)
-    np.savez(output / "held_out_predictions.npz", image_ids=np.array(pred.image_ids), labels=pred.label_array(),
-             **{label: pred.probability_array(label) for label in LABELS}, jaccard=np.array(pred.jaccard))
-    if best.model.config.task == "seg":
-        return
-    calibration = fit_calibration(pred)
+    probabilities = {label: pred.probability_array(label) for label in LABELS if pred.probabilities[label]}
+    np.savez(output / HELD_OUT_FILE, image_ids=np.array(pred.image_ids), labels=pred.label_array(),
+             **probabilities, jaccard=np.array(pred.jaccard))
+
+
+def store_calibration(output: Path, calibration: Calibration, device: str) -> None:
     (output / "calibration.json").write_text(calibration.to_json() + "\n")
     for name in ("best.pt", "last.pt"):
         ckpt = load_checkpoint(output / name, map_location=device)
         ckpt.calibration = calibration
         save_checkpoint(output / name, ckpt)
-    print(f"calibration fitted on {len(held_out)} held-out images -> {output / 'calibration.json'}")
 
 if __name__ == "__main__":
     sys.exit(main())

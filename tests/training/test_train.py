@@ -2,6 +2,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from lesion.calibration import Calibration
 from training.augment import Augment
 from training.checkpoint import load_checkpoint
 from training.data import LesionDataset
@@ -52,6 +53,20 @@ def test_training_cli_writes_resumable_checkpoints_and_log(small_isic_copy, tmp_
     rows = (out / "log.csv").read_text().splitlines()
     assert len(rows) == 3 and rows[0].startswith("epoch,train_loss")
     assert load_checkpoint(out / "last.pt").epoch == 2
+
+
+def test_all_data_model_takes_its_calibration_from_cross_validation_runs(small_isic_copy, tmp_path):
+    folds = ["--folds", "3", "--folds-file", str(tmp_path / "folds.json"), "--epochs", "1", "--batch-size", "8"]
+    cv_run, all_data = tmp_path / "fold0", tmp_path / "all"
+    assert train_main(["--data", str(small_isic_copy), "--output", str(cv_run), "--fold", "0", *folds]) == 0
+    base = ["--data", str(small_isic_copy), "--output", str(all_data), "--fold", "-1", *folds]
+    assert train_main([*base, "--calibration-from", str(tmp_path / "missing")]) == 2
+    assert not (all_data / "last.pt").exists()
+    assert train_main([*base, "--calibration-from", str(cv_run)]) == 0
+    expected = load_checkpoint(cv_run / "best.pt").calibration
+    assert expected != Calibration()
+    assert load_checkpoint(all_data / "best.pt").calibration == expected
+    assert Calibration.load(all_data / "calibration.json") == expected
 
 
 def test_report_runs_folds_and_writes_tables_and_figures(small_isic_copy, tmp_path):
