@@ -14,7 +14,7 @@ ENCODERS = ("efficientnet_lite0", "inception")
 
 
 class EfficientNetLiteEncoder(nn.Module):
-    """EfficientNet-Lite0 without its classifier; the 1280-channel head feeds `pooled_features`."""
+    """EfficientNet-Lite0 without its classifier; the 1280-channel head gives `head_features`."""
 
     def __init__(self, pretrained: bool = True) -> None:
         super().__init__()
@@ -47,8 +47,8 @@ class EfficientNetLiteEncoder(nn.Module):
                 features.append(x)
         return features
 
-    def pooled_features(self, deepest: torch.Tensor) -> torch.Tensor:
-        return self.head(deepest).mean(dim=(2, 3))
+    def head_features(self, deepest: torch.Tensor) -> torch.Tensor:
+        return self.head(deepest)
 
 
 def _conv_bn(cin: int, cout: int, kernel: int, stride: int = 1) -> nn.Sequential:
@@ -113,8 +113,8 @@ class InceptionEncoder(nn.Module):
             features.append(x)
         return features
 
-    def pooled_features(self, deepest: torch.Tensor) -> torch.Tensor:
-        return deepest.mean(dim=(2, 3))
+    def head_features(self, deepest: torch.Tensor) -> torch.Tensor:
+        return deepest
 
 
 def build_encoder(name: str, pretrained: bool = True) -> nn.Module:

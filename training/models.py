@@ -15,6 +15,7 @@ from lesion.contract import LABELS
 from training.encoders import build_encoder
 
 TASKS = ("multi", "seg", "cls")
+POOLINGS = ("global", "lesion")
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,7 @@ class ModelConfig:
     decoder_channels: tuple[int, ...] = (128, 64, 48, 32, 16)
     dropout: float = 0.2
     pretrained: bool = True
+    cls_pooling: str = "global"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -74,12 +76,19 @@ class LesionNet(nn.Module):
 
     task="multi" returns {"mask", "melanoma", "seborrheic_keratosis"}; "seg" only "mask"; "cls" only
     the labels. All values are logits: mask N x 1 x H x W, labels N x 1.
+
+    cls_pooling="lesion" (multi-task only) lets the segmentation guide the classifier: the heads see the
+    global average of the deepest features and also their average weighted by the predicted mask. The
+    mask is detached there, so the classification loss cannot bend the segmentation to its own ends.
     """
 
     def __init__(self, config: ModelConfig = ModelConfig()) -> None:
         super().__init__()
         if config.task not in TASKS:
             raise ValueError(f"unknown task {config.task!r}; choose from {', '.join(TASKS)}")
+        if config.cls_pooling not in POOLINGS or (config.cls_pooling == "lesion" and config.task != "multi"):
+            raise ValueError(f"cls_pooling {config.cls_pooling!r} needs one of {', '.join(POOLINGS)}, "
+                             "and 'lesion' needs task='multi'")
         self.config = config
         self.encoder = build_encoder(config.encoder, pretrained=config.pretrained)
         self.decoder = (
@@ -88,13 +97,16 @@ class LesionNet(nn.Module):
         self.heads = (
             nn.ModuleDict(
                 {
-                    label: nn.Sequential(nn.Dropout(config.dropout), nn.Linear(self.encoder.pooled_channels, 1))
+                    label: nn.Sequential(nn.Dropout(config.dropout), nn.Linear(self._pooled_channels(), 1))
                     for label in LABELS
                 }
             )
             if config.task != "seg"
             else None
         )
+
+    def _pooled_channels(self) -> int:
+        return self.encoder.pooled_channels * (2 if self.config.cls_pooling == "lesion" else 1)
 
     @property
     def outputs(self) -> tuple[str, ...]:
@@ -106,7 +118,15 @@ class LesionNet(nn.Module):
         if self.decoder is not None:
             out["mask"] = self.decoder(features)
         if self.heads is not None:
-            pooled = self.encoder.pooled_features(features[-1])
+            pooled = self._pool(self.encoder.head_features(features[-1]), out.get("mask"))
             for label, head in self.heads.items():
                 out[label] = head(pooled)
         return out
+
+    def _pool(self, maps: torch.Tensor, mask_logits: torch.Tensor | None) -> torch.Tensor:
+        pooled = maps.mean(dim=(2, 3))
+        if self.config.cls_pooling != "lesion":
+            return pooled
+        weight = F.adaptive_avg_pool2d(torch.sigmoid(mask_logits.detach()), maps.shape[-2:])
+        lesion = (maps * weight).sum(dim=(2, 3)) / weight.sum(dim=(2, 3)).clamp_min(1e-6)
+        return torch.cat([pooled, lesion], dim=1)

@@ -35,7 +35,7 @@ from training.data import DatasetError, LesionDataset, load_or_make_folds, read_
 from training.encoders import ENCODERS
 from training.evaluate import compute_metrics
 from training.losses import MultiTaskLoss, label_pos_weight
-from training.models import TASKS, LesionNet, ModelConfig
+from training.models import POOLINGS, TASKS, LesionNet, ModelConfig
 from training.predict import TorchPredictor, predict_samples
 
 MELANOMA_TARGET_SENSITIVITY = 0.90
@@ -49,6 +49,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--output", type=Path, required=True, help="run directory")
     p.add_argument("--encoder", choices=ENCODERS, default="efficientnet_lite0")
     p.add_argument("--task", choices=TASKS, default="multi", help="multi-task, segmentation only, classification only")
+    p.add_argument("--cls-pooling", choices=POOLINGS, default="global",
+                   help="classifier input: global average, or also the average inside the predicted lesion (multi-task)")
     p.add_argument("--epochs", type=int, default=40)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=2e-3, help="peak learning rate of the one-cycle schedule")
@@ -162,7 +164,8 @@ def main(argv: list[str] | None = None) -> int:
     dataset = LesionDataset(train_samples, augment=Augment(), progress=True)
     loader = DataLoader(dataset, batch_size=args.batch_size, shuffle=True, drop_last=len(dataset) > args.batch_size,
                         num_workers=workers, pin_memory=device == "cuda", persistent_workers=workers > 0)
-    config = ModelConfig(encoder=args.encoder, task=args.task, pretrained=not args.no_pretrained)
+    config = ModelConfig(encoder=args.encoder, task=args.task, pretrained=not args.no_pretrained,
+                         cls_pooling=args.cls_pooling)
     model = LesionNet(config).to(device).to(memory_format=torch.channels_last)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     labels = torch.from_numpy(np.stack([s.labels for s in train_samples]))

@@ -65,3 +65,11 @@ def test_single_task_models_export_only_their_outputs(task, tmp_path):
     model = LesionNet(ModelConfig(task=task, pretrained=False)).eval()
     outputs = OnnxPredictor(export_onnx(model, tmp_path / f"{task}.onnx"))(np.zeros((2, 3, 256, 256), np.float32))
     assert tuple(outputs) == model.outputs
+
+
+def test_lesion_pooling_model_exports_with_parity(real_batch, tmp_path):
+    torch.manual_seed(0)
+    model = LesionNet(ModelConfig(cls_pooling="lesion")).eval()
+    path = export_onnx(model, tmp_path / "lesion.onnx")
+    report = compare(TorchPredictor(model), OnnxPredictor(path), real_batch, ONNX_TOLERANCE, "ISIC")
+    assert max(report.max_abs_diff.values()) <= ONNX_TOLERANCE.probability

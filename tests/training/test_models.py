@@ -58,3 +58,27 @@ def test_pos_weight_and_multitask_loss_by_hand():
     assert parts["cls"].item() == pytest.approx(ln2)
     assert parts["seg"].item() == pytest.approx(ln2 + 0.4)
     assert parts["loss"].item() == pytest.approx(2 * (ln2 + 0.4) + 0.5 * ln2)
+
+
+def test_lesion_pooling_lets_the_mask_guide_the_heads_without_training_the_decoder_for_them():
+    torch.manual_seed(0)
+    model = LesionNet(ModelConfig(cls_pooling="lesion")).eval()  # ImageNet weights: real, non-vanishing features
+    assert model.heads["melanoma"][1].in_features == 2 * model.encoder.pooled_channels
+    image = torch.randn(2, 3, 128, 128)
+    out = model(image)
+    out["melanoma"].sum().backward()
+    assert all(p.grad is None for p in model.decoder.parameters())
+    assert model.encoder.stem[0].weight.grad.abs().sum() > 0
+    with torch.no_grad():
+        model.decoder.head.bias.fill_(-20.0)  # no lesion anywhere: the lesion average is empty
+        nothing = model(image)["melanoma"]
+        model.decoder.head.bias.fill_(20.0)  # lesion everywhere: the lesion average equals the global one
+        everything = model(image)["melanoma"]
+    assert not torch.allclose(nothing, everything)
+
+
+def test_lesion_pooling_needs_the_multitask_network():
+    with pytest.raises(ValueError, match="needs task='multi'"):
+        LesionNet(ModelConfig(task="cls", pretrained=False, cls_pooling="lesion"))
+    with pytest.raises(ValueError, match="cls_pooling"):
+        LesionNet(ModelConfig(pretrained=False, cls_pooling="max"))
