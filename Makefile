@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 DATA ?= ../shared/data/isic2017-256
 
-.PHONY: setup system-deps test demo train evaluate serve stop benchmark dashboard report clean
+.PHONY: setup system-deps test demo train gpu-kit evaluate serve stop benchmark dashboard report clean
 
 setup: $(VENV)/.installed
 
@@ -28,6 +28,10 @@ demo: setup
 train: setup
 	$(PY) -m training.train --data $(DATA) --output runs/default --fold 0 --epochs 7 --batch-size 16 --lr 2e-3 $(TRAIN_ARGS)
 	$(PY) -m training.promote runs/default/best.pt
+
+# Data and wheels for scripts/gpu_train.sh on the GPU device machine (see the script's header).
+gpu-kit: setup
+	PY=$(PY) DATA=$(DATA) bash scripts/gpu_kit.sh
 
 report: setup
 	$(PY) -m training.report --data $(DATA) $(REPORT_ARGS)
