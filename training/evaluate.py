@@ -4,7 +4,8 @@
     python -m training.evaluate --model runs/x/best.pt --fold 0 --folds-file runs/x/folds.json
     python -m training.evaluate --model model_repository/lesion_net/1/model.onnx
 
-Without --model the shipped default model is scored.
+Without --model the shipped default model is scored. A checkpoint remembers which fold it held out;
+scored on training images it was trained on, the command says so (those numbers are in-sample).
 """
 from __future__ import annotations
 
@@ -70,6 +71,19 @@ def bootstrap_intervals(
     return intervals
 
 
+def in_sample_warning(model: Path | None, split: str, fold: int | None) -> str | None:
+    """Why these numbers are not held-out, when the checkpoint says it trained on some of these images."""
+    if split != "training" or (model is not None and Path(model).suffix == ".onnx"):
+        return None
+    from training.checkpoint import load_checkpoint
+
+    held_out = load_checkpoint(model).metrics.get("held_out_fold")
+    if held_out is None or held_out == fold:
+        return None
+    trained_on = "all training images" if held_out == -1 else f"every fold but fold {held_out}"
+    return f"warning: this model was trained on {trained_on}; these numbers are in-sample, not held-out"
+
+
 def format_table(result: dict[str, float | int | None], intervals: dict[str, tuple[float, float]] | None = None) -> str:
     intervals = intervals or {}
     lines = [f"{'metric':<28}{'value':>10}  {'95% bootstrap interval' if intervals else ''}", "-" * (64 if intervals else 38)]
@@ -114,6 +128,9 @@ def main(argv: list[str] | None = None) -> int:
     except (DatasetError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    warning = in_sample_warning(args.model, args.split, args.fold)
+    if warning:
+        print(warning, file=sys.stderr)
     pred = predict_samples(predictor, samples, args.batch_size)
     result = compute_metrics(pred, predictor.calibration)
     if args.json:

@@ -195,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         best = max(best, row["score"]) if held_out else best
         append_log(args.output / "log.csv", row)
         print(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items() if v is not None))
-        metrics = {**row, "best_score": best}
+        metrics = {**row, "best_score": best, "held_out_fold": args.fold}
         if improved or not held_out:
             save_checkpoint(args.output / "best.pt", Checkpoint(model, epoch=epoch, metrics=metrics))
         save_checkpoint(args.output / "last.pt", Checkpoint(model, epoch=epoch, metrics=metrics,

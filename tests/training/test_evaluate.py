@@ -85,3 +85,15 @@ def test_flip_tta_averages_flipped_predictions_back_into_place():
     assert np.allclose(out["mask"][..., :4], 0.5) and np.allclose(out["mask"][..., 4:], 0.5)
     corners = [batch[:, 0, 0, 0], batch[:, 0, 0, -1], batch[:, 0, -1, 0], batch[:, 0, -1, -1]]
     assert np.allclose(out["melanoma"].ravel(), np.mean(corners, axis=0))
+
+
+@pytest.mark.parametrize("held_out_fold, fold, warned", [(-1, None, True), (-1, 0, True), (2, 0, True), (2, 2, False)])
+def test_scoring_images_the_model_trained_on_is_flagged(small_isic_copy, tmp_path, capsys, held_out_fold, fold, warned):
+    folds_file = tmp_path / "folds.json"
+    folds_file.write_text(json.dumps({path.stem: 0 for path in small_isic_copy.glob("*_Data/*.jpg")}))
+    save_checkpoint(tmp_path / "m.pt", Checkpoint(LesionNet(ModelConfig(pretrained=False)), epoch=1,
+                                                  metrics={"held_out_fold": held_out_fold}))
+    args = ["--data", str(small_isic_copy), "--split", "training", "--model", str(tmp_path / "m.pt"), "--limit", "1"]
+    args += ["--fold", str(fold), "--folds-file", str(folds_file)] if fold is not None else []
+    assert evaluate_main(args) == 0
+    assert ("in-sample, not held-out" in capsys.readouterr().err) == warned
