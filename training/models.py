@@ -127,6 +127,7 @@ class LesionNet(nn.Module):
         pooled = maps.mean(dim=(2, 3))
         if self.config.cls_pooling != "lesion":
             return pooled
-        weight = F.adaptive_avg_pool2d(torch.sigmoid(mask_logits.detach()), maps.shape[-2:])
+        stride = 2 ** len(self.encoder.out_channels)  # the deepest features' stride; a constant, so ONNX exports it
+        weight = F.avg_pool2d(torch.sigmoid(mask_logits.detach()), kernel_size=stride)
         lesion = (maps * weight).sum(dim=(2, 3)) / weight.sum(dim=(2, 3)).clamp_min(1e-6)
         return torch.cat([pooled, lesion], dim=1)
