@@ -1,46 +1,94 @@
 #!/usr/bin/env bash
-# Runs on the GPU device machine (prepare with scripts/gpu_kit.sh here first):
-#   run(command="bash scripts/gpu_train.sh", carry=[".data", ".whl"], timeout_s=590)
-# Trains the shipped recipe on the five cross-validation folds at once (one process per fold on the one
-# GPU), then on all 2000 images with the calibration fitted on the folds' out-of-fold predictions, and
-# packs into $OUT: runs.tgz (logs, held-out predictions, calibration, report tables and figures) and the
-# promoted model split in 15 MB parts ($OUT takes files of 16 MiB at most):
-#   cat shipped.pt.part-* > models/lesion_multitask.pt
-# Every run resumes, so a second call carries on where a cut-off one stopped. EPOCHS, EXTRA (more
-# training flags, e.g. "--cls-pooling lesion"), ROOT (where runs go, default runs) and SKIP_WHEELS=1 (a
-# machine that has the packages) adjust it.
+# Runs on the GPU device machine (prepare with `make gpu-kit` here first):
+#   run(command="bash scripts/gpu_train.sh", carry=[".data", ".whl"], timeout_s=600)
+# One call does the accuracy work of issue 3 in priority order, SLOTS runs at a time on the one GPU, every
+# run stopped DEADLINE seconds after the start so that the results are always packed:
+#   1. the shipped recipe: multi-task EfficientNet-Lite0 on the five folds, and on all 2000 images
+#   2. the paper's comparison with Lite0: classification only, then segmentation only (five folds each)
+#   3. the same three tasks with the Inception encoder trained from scratch
+#   4. lesion pooling (the segmentation guides the classifier), five folds
+# Then it calibrates the all-data model on the folds' out-of-fold predictions, promotes it, writes the
+# report tables and figures, and scores the recipe's folds with test-time flips. $OUT gets runs.tgz
+# (everything but checkpoints; repacked after every finished run, so a cut-off call still returns what
+# finished) and the promoted model in 15 MB parts:  cat shipped.pt.part-* > models/lesion_multitask.pt
+# Knobs: EPOCHS (40), SLOTS (8), DEADLINE (460 s), ROOT (runs/gpu), LIMIT (first N images, smoke
+# tests), DEVICE (cuda), SKIP_WHEELS=1 (the packages are installed).
 set -uo pipefail
-export PYTHONUNBUFFERED=1
+export PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 if [ -z "${SKIP_WHEELS:-}" ]; then
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 3
   export PYTHONPATH=/tmp/site
 fi
 export PYTHONPATH=${PYTHONPATH:+$PYTHONPATH:}$PWD
-ROOT=${ROOT:-runs}
-OUT=${OUT:-$ROOT/gpu_out}
-EPOCHS=${EPOCHS:-40}
-RUNS=$ROOT/report/efficientnet_lite0-multi
-LOGS=$ROOT/gpu_logs
-read -r -a COMMON <<< "--data .data/isic2017-256 --epochs $EPOCHS --batch-size 32 --workers 2 --seed 0 ${EXTRA:-}"
-mkdir -p "$OUT" "$LOGS"
+python3 -c "import torch, cv2, albumentations, efficientnet_lite_pytorch as e; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), 'albumentations', albumentations.__version__)" || exit 4
+export ROOT=${ROOT:-runs/gpu} OUT=${OUT:-runs/gpu_out} EPOCHS=${EPOCHS:-40} START=$(date +%s)
+DEADLINE=${DEADLINE:-460}
+SLOTS=${SLOTS:-8}
+FOLDS_FILE=splits/isic2017_training_5fold_seed0.json
+COMMON="--data .data/isic2017-256 --epochs $EPOCHS --batch-size 32 --workers 2 --seed 0 --folds-file $FOLDS_FILE"
+COMMON+=" --device ${DEVICE:-cuda}${LIMIT:+ --limit $LIMIT}"
+export COMMON DEADLINE
+mkdir -p "$OUT" "$ROOT/logs"
 nvidia-smi -L 2>/dev/null || echo "no GPU visible"
-started=$(date +%s)
-pids=()
-for k in 0 1 2 3 4; do
-  python3 -m training.train "${COMMON[@]}" --folds 5 --fold "$k" --output "$RUNS/fold$k" --resume > "$LOGS/fold$k.log" 2>&1 &
-  pids+=($!)
+nvidia-smi --query-gpu=timestamp,utilization.gpu,memory.used --format=csv -l 15 > "$ROOT/logs/gpu_use.csv" 2>/dev/null &
+MONITOR=$!
+
+elapsed() { echo $(( $(date +%s) - START )); }
+
+pack() {  # everything under ROOT but checkpoints, replaced atomically so a kill leaves the last good one
+  local part=$OUT/runs.tgz.$BASHPID.part
+  tar czf "$part" --exclude='*.pt' "$ROOT" 2>/dev/null && mv "$part" "$OUT/runs.tgz"
+}
+
+run_job() {  # run-dir task encoder fold [more training flags]
+  local dir=$1 task=$2 encoder=$3 fold=$4; shift 4
+  local left=$(( START + DEADLINE - $(date +%s) ))
+  if (( left < 60 )); then echo "skipped $dir: deadline"; return 0; fi
+  # shellcheck disable=SC2086
+  timeout "$left" python3 -m training.train $COMMON --task "$task" --encoder "$encoder" --fold "$fold" \
+    --output "$ROOT/$dir" --resume "$@" > "$ROOT/logs/${dir//\//_}.log" 2>&1
+  echo "$dir: exit $? at $(elapsed) s"
+  pack
+}
+export -f run_job pack elapsed
+
+job_list() {
+  local L=efficientnet_lite0 I=inception k
+  echo "all multi $L -1"
+  for k in 0 1 2 3 4; do echo "report/$L-multi/fold$k multi $L $k"; done
+  for task in cls seg; do for k in 0 1 2 3 4; do echo "report/$L-$task/fold$k $task $L $k"; done; done
+  for task in multi cls seg; do for k in 0 1 2 3 4; do echo "report/$I-$task/fold$k $task $I $k"; done; done
+  for k in 0 1 2 3 4; do echo "lesion_pooling/$L-multi/fold$k multi $L $k --cls-pooling lesion"; done
+}
+job_list | xargs -P "$SLOTS" -L 1 bash -c 'run_job "$@"' _
+echo "training phase done at $(elapsed) s"
+
+MULTI=$ROOT/report/efficientnet_lite0-multi
+finished() { [ -f "$1/log.csv" ] && [ "$(( $(wc -l < "$1/log.csv") - 1 ))" -ge "$EPOCHS" ]; }
+if finished "$ROOT/all" && ls "$MULTI"/fold{0,1,2,3,4}/held_out_predictions.npz > /dev/null 2>&1; then
+  # shellcheck disable=SC2086
+  python3 -m training.train $COMMON --fold -1 --output "$ROOT/all" --resume \
+    --calibration-from "$MULTI"/fold{0..4} >> "$ROOT/logs/all.log" 2>&1 \
+    && python3 -m training.promote "$ROOT/all/best.pt" --output "$ROOT/all/shipped.pt" \
+    && split -b 15m "$ROOT/all/shipped.pt" "$OUT/shipped.pt.part-"
+  echo "all-data model calibrated and promoted: exit $? at $(elapsed) s"
+else
+  echo "all-data model or recipe folds unfinished: nothing promoted"
+fi
+kill "$MONITOR" 2>/dev/null
+pack
+for runs in report lesion_pooling; do
+  [ -d "$ROOT/$runs" ] && timeout 120 python3 -m training.report --summarise-only --data .data/isic2017-256 \
+    --runs "$ROOT/$runs" --docs "$ROOT/docs_$runs" > "$ROOT/logs/summary_$runs.log" 2>&1
 done
-failed=0
-for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
-[ "$failed" = 0 ] || { tail -c 600 "$LOGS"/fold*.log; exit 1; }
-echo "5 folds: $(( $(date +%s) - started )) s"
-python3 -m training.train "${COMMON[@]}" --fold -1 --output $ROOT/all --resume \
-  --calibration-from "$RUNS"/fold{0..4} > $LOGS/all.log 2>&1 || { tail -n 20 $LOGS/all.log; exit 1; }
-echo "5 folds + all data: $(( $(date +%s) - started )) s"
-python3 -m training.promote $ROOT/all/best.pt --output $ROOT/all/shipped.pt || exit 1
-python3 -m training.report --runs $ROOT/report --data .data/isic2017-256 --docs $ROOT/gpu_docs --encoders efficientnet_lite0 --tasks multi \
-  --summarise-only || echo "report summary failed; the runs are still packed"
-tar czf "$OUT/runs.tgz" "$LOGS" $ROOT/gpu_docs "$RUNS"/fold*/{log.csv,args.json,folds.json,calibration.json,held_out_predictions.npz} \
-  $ROOT/all/{log.csv,args.json,calibration.json} 2>/dev/null
-split -b 15m $ROOT/all/shipped.pt "$OUT/shipped.pt.part-"
+pack
+echo "report written at $(elapsed) s"
+for k in 0 1 2 3 4; do
+  [ -f "$MULTI/fold$k/best.pt" ] && timeout 120 python3 -m training.evaluate --data .data/isic2017-256 --split training \
+    --fold "$k" --folds-file $FOLDS_FILE --model "$MULTI/fold$k/best.pt" --tta --json --device "${DEVICE:-cuda}" \
+    ${LIMIT:+--limit $LIMIT} > "$ROOT/logs/tta_fold$k.json" 2>&1 &
+done
+wait
+pack
+echo "done at $(elapsed) s"
 ls -la "$OUT"

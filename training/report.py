@@ -68,14 +68,13 @@ def run_experiments(args: argparse.Namespace) -> None:
 
 
 def read_fold(run: Path) -> FoldResult | None:
-    log = run / "log.csv"
-    if not log.exists():
+    log, npz = run / "log.csv", run / HELD_OUT_FILE
+    if not (log.exists() and npz.exists()):  # predictions are written when a run finishes: skip cut-off runs
         return None
     with log.open() as f:
         rows = list(csv.DictReader(f))
     best = max(rows, key=lambda r: float(r["score"]))
-    npz = run / HELD_OUT_FILE
-    predictions = dict(np.load(npz)) if npz.exists() else {}
+    predictions = dict(np.load(npz))
     return FoldResult(
         fold=int(run.name.removeprefix("fold")),
         best={k: float(best[k]) for k in METRICS if best.get(k) not in (None, "")},

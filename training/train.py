@@ -149,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     seed_everything(args.seed)
     device = args.device
+    torch.backends.cudnn.benchmark = device == "cuda"
     args.output.mkdir(parents=True, exist_ok=True)
     try:
         train_samples, held_out = split_samples(args)
