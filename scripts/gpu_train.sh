@@ -12,7 +12,8 @@
 # (everything but checkpoints; repacked after every finished run, so a cut-off call still returns what
 # finished) and the promoted model in 15 MB parts:  cat shipped.pt.part-* > models/lesion_multitask.pt
 # Knobs: EPOCHS (40), SLOTS (8), DEADLINE (460 s), ROOT (runs/gpu), LIMIT (first N images, smoke
-# tests), DEVICE (cuda), SKIP_WHEELS=1 (the packages are installed).
+# tests), DEVICE (cuda), SKIP_WHEELS=1 (the packages are installed),
+# ONLY (a regular expression: run only the matching jobs).
 set -uo pipefail
 export PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 if [ -z "${SKIP_WHEELS:-}" ]; then
@@ -60,12 +61,12 @@ job_list() {
   for task in multi cls seg; do for k in 0 1 2 3 4; do echo "report/$I-$task/fold$k $task $I $k"; done; done
   for k in 0 1 2 3 4; do echo "lesion_pooling/$L-multi/fold$k multi $L $k --cls-pooling lesion"; done
 }
-job_list | xargs -P "$SLOTS" -L 1 bash -c 'run_job "$@"' _
+job_list | grep -E -- "${ONLY:-.}" | xargs -P "$SLOTS" -L 1 bash -c 'run_job "$@"' _
 echo "training phase done at $(elapsed) s"
 
 MULTI=$ROOT/report/efficientnet_lite0-multi
 finished() { [ -f "$1/log.csv" ] && [ "$(( $(wc -l < "$1/log.csv") - 1 ))" -ge "$EPOCHS" ]; }
-if finished "$ROOT/all" && ls "$MULTI"/fold{0,1,2,3,4}/held_out_predictions.npz > /dev/null 2>&1; then
+if [ ! -f "$ROOT/all/shipped.pt" ] && finished "$ROOT/all" && ls "$MULTI"/fold{0,1,2,3,4}/held_out_predictions.npz > /dev/null 2>&1; then
   # shellcheck disable=SC2086
   python3 -m training.train $COMMON --fold -1 --output "$ROOT/all" --resume \
     --calibration-from "$MULTI"/fold{0..4} >> "$ROOT/logs/all.log" 2>&1 \
