@@ -13,7 +13,10 @@
 # finished) and the promoted model in 15 MB parts:  cat shipped.pt.part-* > models/lesion_multitask.pt
 # Knobs: EPOCHS (40), SLOTS (8), DEADLINE (460 s), ROOT (runs/gpu), LIMIT (first N images, smoke
 # tests), DEVICE (cuda), SKIP_WHEELS=1 (the packages are installed),
-# ONLY (a regular expression: run only the matching jobs).
+# ONLY (a regular expression over the job names: all, report/<encoder>-<task>/fold<k>,
+# lesion_pooling/efficientnet_lite0-multi/fold<k>), e.g. ONLY='lite0-(cls/fold[234]|seg)'.
+# Measured on one H200 (third session): 8 runs at once keep it 85-100 % busy; the 5 recipe folds, the
+# all-data run and 2 classification-only folds took 455 s. Budget a call by that (docs/results.md).
 set -uo pipefail
 export PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 if [ -z "${SKIP_WHEELS:-}" ]; then
@@ -66,7 +69,9 @@ echo "training phase done at $(elapsed) s"
 
 MULTI=$ROOT/report/efficientnet_lite0-multi
 finished() { [ -f "$1/log.csv" ] && [ "$(( $(wc -l < "$1/log.csv") - 1 ))" -ge "$EPOCHS" ]; }
-if [ ! -f "$ROOT/all/shipped.pt" ] && finished "$ROOT/all" && ls "$MULTI"/fold{0,1,2,3,4}/held_out_predictions.npz > /dev/null 2>&1; then
+if [ -f "$ROOT/all/shipped.pt" ]; then
+  echo "all-data model already promoted by an earlier call: $ROOT/all/shipped.pt"
+elif finished "$ROOT/all" && ls "$MULTI"/fold{0,1,2,3,4}/held_out_predictions.npz > /dev/null 2>&1; then
   # shellcheck disable=SC2086
   python3 -m training.train $COMMON --fold -1 --output "$ROOT/all" --resume \
     --calibration-from "$MULTI"/fold{0..4} >> "$ROOT/logs/all.log" 2>&1 \
