@@ -1,0 +1,59 @@
+"""Cross-fitted calibration check on fold runs' held-out predictions (the files training.train writes)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from lesion.contract import LABELS
+from training.calibration_check import cross_fit, main
+from training.train import HELD_OUT_FILE
+
+
+def write_fold_runs(root: Path, folds: int = 5, per_fold: int = 300, seed: int = 0) -> list[Path]:
+    """Held-out predictions of an informative but overconfident classifier, one run folder per fold."""
+    rng = np.random.default_rng(seed)
+    runs = []
+    for k in range(folds):
+        labels = (rng.random((per_fold, len(LABELS))) < 0.25).astype(np.float32)
+        scores = 1.5 * labels + rng.normal(0, 1, labels.shape) - 0.75
+        raw = 1 / (1 + np.exp(-4 * scores))
+        run = root / f"fold{k}"
+        run.mkdir(parents=True)
+        np.savez(run / HELD_OUT_FILE, image_ids=np.array([f"ISIC_{k}{i:06d}" for i in range(per_fold)]),
+                 labels=labels, **{label: raw[:, i] for i, label in enumerate(LABELS)},
+                 jaccard=np.full(per_fold, 0.8))
+        runs.append(run)
+    return runs
+
+
+def test_cross_fitted_calibration_improves_scores_and_holds_the_melanoma_operating_point(tmp_path):
+    checks = {c.label: c for c in cross_fit(write_fold_runs(tmp_path))}
+    for check in checks.values():
+        assert check.brier_calibrated < check.brier_raw
+        assert check.log_loss_calibrated < check.log_loss_raw
+    melanoma = checks[LABELS[0]]
+    assert 0.8 <= melanoma.sensitivity <= 1.0, "threshold chosen for sensitivity 0.90 on the other folds"
+    assert len(melanoma.sensitivity_per_fold) == 5
+
+
+def test_missing_predictions_or_a_single_fold_is_a_clear_error(tmp_path, capsys):
+    runs = write_fold_runs(tmp_path, folds=2)
+    assert main([str(runs[0])]) == 2
+    assert "at least two folds" in capsys.readouterr().err
+    assert main([str(runs[0]), str(tmp_path / "never_trained")]) == 2
+    assert "no held-out predictions" in capsys.readouterr().err
+    assert main([str(r) for r in runs]) == 0
+    assert "| melanoma |" in capsys.readouterr().out
+
+
+def test_each_fold_is_scored_with_a_calibration_fitted_without_it(tmp_path):
+    """A fold whose scores drift low keeps its low sensitivity: fitted in-sample it would reach 0.90."""
+    runs = write_fold_runs(tmp_path)
+    path = runs[0] / HELD_OUT_FILE
+    drifted = dict(np.load(path))
+    drifted[LABELS[0]] = drifted[LABELS[0]] * 0.01
+    np.savez(path, **drifted)
+    melanoma = cross_fit(runs)[0]
+    assert melanoma.sensitivity_per_fold[0] < 0.5
+    assert min(melanoma.sensitivity_per_fold[1:]) > 0.7

@@ -1,0 +1,97 @@
+"""Check the calibration out of sample: fit it on the other folds' predictions, score it on this fold.
+
+The shipped calibration is fitted on all out-of-fold predictions, so the sensitivity and specificity it
+reaches on them are in-sample for the threshold. Cross-fitting says what to expect on new images: for
+each fold, Platt scaling and the threshold are fitted on the other folds' held-out predictions (exactly
+as `training.train --calibration-from` fits them) and applied to this fold's; the results are pooled.
+
+    python -m training.calibration_check runs/gpu/report/efficientnet_lite0-multi/fold{0,1,2,3,4}
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sklearn.metrics import brier_score_loss, log_loss
+
+from lesion.contract import LABELS
+from training.data import DatasetError
+from training.train import fit_calibration, read_out_of_fold
+
+
+@dataclass(frozen=True)
+class LabelCheck:
+    label: str
+    brier_raw: float
+    brier_calibrated: float
+    log_loss_raw: float
+    log_loss_calibrated: float
+    sensitivity: float
+    specificity: float
+    sensitivity_per_fold: tuple[float, ...]
+
+
+def cross_fit(runs: list[Path]) -> list[LabelCheck]:
+    """Per label: raw vs cross-fitted calibrated scores, and the operating point on unseen folds."""
+    if len(runs) < 2:
+        raise DatasetError("cross-fitting needs the held-out predictions of at least two folds")
+    folds = [read_out_of_fold([run]) for run in runs]
+    calibrated = {label: [] for label in LABELS}
+    decisions = {label: [] for label in LABELS}
+    for k, (labels, raw) in enumerate(folds):
+        others = [run for j, run in enumerate(runs) if j != k]
+        calibration = fit_calibration(*read_out_of_fold(others))
+        for label in LABELS:
+            c = calibration.labels[label]
+            calibrated[label].append(c.probability(raw[label]))
+            decisions[label].append(c.decision(calibrated[label][-1]))
+    labels = np.concatenate([f[0] for f in folds])
+    return [_check(label, labels[:, i], np.concatenate([f[1][label] for f in folds]),
+                   np.concatenate(calibrated[label]), decisions[label], [f[0][:, i] for f in folds])
+            for i, label in enumerate(LABELS)]
+
+
+def _check(label: str, truth: np.ndarray, raw: np.ndarray, calibrated: np.ndarray,
+           decisions: list[np.ndarray], truths: list[np.ndarray]) -> LabelCheck:
+    decided = np.concatenate(decisions)
+    positive = truth == 1
+    return LabelCheck(
+        label=label,
+        brier_raw=float(brier_score_loss(truth, raw)),
+        brier_calibrated=float(brier_score_loss(truth, calibrated)),
+        log_loss_raw=float(log_loss(truth, np.clip(raw, 1e-7, 1 - 1e-7))),
+        log_loss_calibrated=float(log_loss(truth, np.clip(calibrated, 1e-7, 1 - 1e-7))),
+        sensitivity=float(decided[positive].mean()),
+        specificity=float((~decided[~positive]).mean()),
+        sensitivity_per_fold=tuple(float(d[t == 1].mean()) for d, t in zip(decisions, truths)),
+    )
+
+
+def table(checks: list[LabelCheck]) -> str:
+    lines = ["| label | Brier raw -> calibrated | log loss raw -> calibrated | sensitivity | specificity | sensitivity per fold |",
+             "|---|---|---|---|---|---|"]
+    for c in checks:
+        per_fold = " ".join(f"{s:.2f}" for s in c.sensitivity_per_fold)
+        lines.append(f"| {c.label} | {c.brier_raw:.3f} -> {c.brier_calibrated:.3f} | {c.log_loss_raw:.3f} -> "
+                     f"{c.log_loss_calibrated:.3f} | {c.sensitivity:.3f} | {c.specificity:.3f} | {per_fold} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m training.calibration_check", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("runs", type=Path, nargs="+", metavar="RUN", help="fold runs with held-out predictions")
+    args = p.parse_args(argv)
+    try:
+        print(table(cross_fit(args.runs)))
+    except DatasetError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
