@@ -161,10 +161,11 @@ def plot_overlays(runs: Path, data: Path, encoder: str, path: Path) -> None:
     picks = []
     for run in sorted((runs / f"{encoder}-multi").glob("fold*")):
         npz = run / HELD_OUT_FILE
-        if npz.exists():
+        if npz.exists() and (run / "best.pt").exists():
             p = np.load(npz)
             picks += [(float(j), str(i), run) for j, i in zip(p["jaccard"], p["image_ids"])]
     if not picks:
+        print(f"no multi-task checkpoints under {runs}: mask overlays skipped (tables and ROC curves need none)")
         return
     picks.sort()
     chosen = [picks[-1], picks[-2], picks[len(picks) // 2], picks[len(picks) // 2 + 1], picks[1], picks[0]]
