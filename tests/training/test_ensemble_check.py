@@ -1,0 +1,40 @@
+"""Ensemble scoring from held-out predictions: two noisy networks averaged beat each alone."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from lesion.contract import LABELS
+from training.ensemble_check import ensemble_auc, main
+from training.train import HELD_OUT_FILE
+
+
+def write_network(root: Path, labels: np.ndarray, seed: int, ids: np.ndarray) -> Path:
+    """One network's fold run: its scores are the labels plus its own independent noise."""
+    noisy = labels + np.random.default_rng(seed).normal(0, 0.8, labels.shape)
+    raw = 1 / (1 + np.exp(-noisy))
+    root.mkdir(parents=True)
+    np.savez(root / HELD_OUT_FILE, image_ids=ids, labels=labels,
+             **{label: raw[:, i] for i, label in enumerate(LABELS)}, jaccard=np.zeros(len(ids)))
+    return root
+
+
+def test_the_mean_of_two_independent_networks_scores_above_each(tmp_path):
+    labels = (np.random.default_rng(0).random((600, len(LABELS))) < 0.3).astype(np.float32)
+    ids = np.array([f"ISIC_{i:07d}" for i in range(len(labels))])
+    a, b = (write_network(tmp_path / name, labels, seed, ids) for name, seed in (("a", 1), ("b", 2)))
+    together = ensemble_auc([a, b])
+    for label in LABELS:
+        assert together[label] > max(ensemble_auc([a])[label], ensemble_auc([b])[label])
+    assert main(["--runs", str(a), "--runs", str(b)]) == 0
+
+
+def test_runs_that_held_out_different_images_are_refused(tmp_path, capsys):
+    labels = np.zeros((10, len(LABELS)), np.float32)
+    labels[:3] = 1
+    ids = np.array([f"ISIC_{i:07d}" for i in range(10)])
+    a = write_network(tmp_path / "a", labels, 1, ids)
+    b = write_network(tmp_path / "b", labels, 2, ids[::-1].copy())
+    assert main(["--runs", str(a), "--runs", str(b)]) == 2
+    assert "did not hold out the same images" in capsys.readouterr().err
