@@ -5,7 +5,7 @@ reaches on them are in-sample for the threshold. Cross-fitting says what to expe
 each fold, Platt scaling and the threshold are fitted on the other folds' held-out predictions (exactly
 as `training.train --calibration-from` fits them) and applied to this fold's; the results are pooled.
 
-    python -m training.calibration_check runs/gpu/report/efficientnet_lite0-multi/fold{0,1,2,3,4}
+    python -m training.calibration_check runs/gpu/report/efficientnet_lite0-multi/fold{0,1,2,3,4} --plot calibration.png
 """
 from __future__ import annotations
 
@@ -25,6 +25,9 @@ from training.train import fit_calibration, read_out_of_fold
 @dataclass(frozen=True)
 class LabelCheck:
     label: str
+    truth: np.ndarray
+    raw: np.ndarray
+    calibrated: np.ndarray
     brier_raw: float
     brier_calibrated: float
     log_loss_raw: float
@@ -59,7 +62,7 @@ def _check(label: str, truth: np.ndarray, raw: np.ndarray, calibrated: np.ndarra
     decided = np.concatenate(decisions)
     positive = truth == 1
     return LabelCheck(
-        label=label,
+        label=label, truth=truth, raw=raw, calibrated=calibrated,
         brier_raw=float(brier_score_loss(truth, raw)),
         brier_calibrated=float(brier_score_loss(truth, calibrated)),
         log_loss_raw=float(log_loss(truth, np.clip(raw, 1e-7, 1 - 1e-7))),
@@ -80,16 +83,42 @@ def table(checks: list[LabelCheck]) -> str:
     return "\n".join(lines)
 
 
+def plot_reliability(checks: list[LabelCheck], path: Path, bins: int = 10) -> None:
+    """Observed frequency against predicted probability, raw and cross-fitted calibrated, per label."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.calibration import calibration_curve
+
+    fig, axes = plt.subplots(1, len(checks), figsize=(5 * len(checks), 4.5))
+    for check, ax in zip(checks, axes):
+        for name, probability in (("raw network output", check.raw), ("Platt-calibrated (cross-fitted)", check.calibrated)):
+            observed, predicted = calibration_curve(check.truth, probability, n_bins=bins, strategy="quantile")
+            ax.plot(predicted, observed, "o-", label=name)
+        ax.plot([0, 1], [0, 1], "k:", lw=0.8)
+        ax.set(title=check.label.replace("_", " "), xlabel="predicted probability", ylabel="observed frequency")
+        ax.legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m training.calibration_check", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("runs", type=Path, nargs="+", metavar="RUN", help="fold runs with held-out predictions")
+    p.add_argument("--plot", type=Path, default=None, metavar="PNG", help="also draw reliability curves here")
     args = p.parse_args(argv)
     try:
-        print(table(cross_fit(args.runs)))
+        checks = cross_fit(args.runs)
     except DatasetError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    print(table(checks))
+    if args.plot:
+        plot_reliability(checks, args.plot)
+        print(f"reliability curves -> {args.plot}")
     return 0
 
 

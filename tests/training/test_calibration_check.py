@@ -43,8 +43,9 @@ def test_missing_predictions_or_a_single_fold_is_a_clear_error(tmp_path, capsys)
     assert "at least two folds" in capsys.readouterr().err
     assert main([str(runs[0]), str(tmp_path / "never_trained")]) == 2
     assert "no held-out predictions" in capsys.readouterr().err
-    assert main([str(r) for r in runs]) == 0
+    assert main([str(r) for r in runs] + ["--plot", str(tmp_path / "reliability.png")]) == 0
     assert "| melanoma |" in capsys.readouterr().out
+    assert (tmp_path / "reliability.png").stat().st_size > 10_000
 
 
 def test_each_fold_is_scored_with_a_calibration_fitted_without_it(tmp_path):
