@@ -19,7 +19,8 @@ from sklearn.metrics import brier_score_loss, log_loss
 
 from lesion.contract import LABELS
 from training.data import DatasetError
-from training.train import fit_calibration, read_out_of_fold
+from training.held_out import read_out_of_fold
+from training.train import fit_calibration
 
 
 @dataclass(frozen=True)

@@ -17,17 +17,13 @@ from sklearn.metrics import roc_auc_score
 
 from lesion.contract import LABELS
 from training.data import DatasetError
-from training.train import HELD_OUT_FILE, read_out_of_fold
+from training.held_out import read_same_images
 
 
 def ensemble_auc(runs: list[Path]) -> dict[str, float]:
     """Per label: the AUC of the mean probability of these runs (one network each, the same fold)."""
-    loaded = [read_out_of_fold([run]) for run in runs]
-    ids = [np.load(run / HELD_OUT_FILE)["image_ids"] for run in runs]
-    if any(not np.array_equal(ids[0], other) for other in ids[1:]):
-        raise DatasetError(f"{', '.join(map(str, runs))} did not hold out the same images")
-    labels = loaded[0][0]
-    return {label: float(roc_auc_score(labels[:, i], np.mean([p[label] for _, p in loaded], axis=0)))
+    labels, probabilities = read_same_images(runs)
+    return {label: float(roc_auc_score(labels[:, i], np.mean([p[label] for p in probabilities], axis=0)))
             for i, label in enumerate(LABELS)}
 
 

@@ -34,12 +34,12 @@ from training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from training.data import DatasetError, LesionDataset, load_or_make_folds, read_split
 from training.encoders import ENCODERS
 from training.evaluate import compute_metrics
+from training.held_out import HELD_OUT_FILE, read_out_of_fold
 from training.losses import MultiTaskLoss, label_pos_weight
 from training.models import POOLINGS, TASKS, LesionNet, ModelConfig
 from training.predict import TorchPredictor, predict_samples
 
 MELANOMA_TARGET_SENSITIVITY = 0.90
-HELD_OUT_FILE = "held_out_predictions.npz"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -112,22 +112,6 @@ def fit_calibration(labels: np.ndarray, probabilities: dict[str, np.ndarray]) ->
         label: fit_label_calibration(labels[:, i], probabilities[label], target_sensitivity=targets[label])
         for i, label in enumerate(LABELS)
     })
-
-
-def read_out_of_fold(runs: list[Path]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Labels and raw probabilities of these runs' held-out images, concatenated (each image once)."""
-    missing = [str(run / HELD_OUT_FILE) for run in runs if not (run / HELD_OUT_FILE).exists()]
-    if missing:
-        raise DatasetError(f"no held-out predictions to calibrate on: {', '.join(missing)} missing "
-                           "(train those runs with a held-out fold first)")
-    loaded = [np.load(run / HELD_OUT_FILE) for run in runs]
-    ids = np.concatenate([p["image_ids"] for p in loaded])
-    if len(set(ids.tolist())) != len(ids):
-        raise DatasetError("the --calibration-from runs share held-out images; give runs of different folds")
-    if any(label not in p for p in loaded for label in LABELS):
-        raise DatasetError("a --calibration-from run has no label predictions (segmentation-only?)")
-    return (np.concatenate([p["labels"] for p in loaded]),
-            {label: np.concatenate([p[label] for p in loaded]) for label in LABELS})
 
 
 def score(metrics: dict) -> float:

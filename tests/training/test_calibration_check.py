@@ -7,7 +7,7 @@ import numpy as np
 
 from lesion.contract import LABELS
 from training.calibration_check import cross_fit, main
-from training.train import HELD_OUT_FILE
+from training.held_out import HELD_OUT_FILE
 
 
 def write_fold_runs(root: Path, folds: int = 5, per_fold: int = 300, seed: int = 0) -> list[Path]:

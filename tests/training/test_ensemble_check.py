@@ -7,7 +7,7 @@ import numpy as np
 
 from lesion.contract import LABELS
 from training.ensemble_check import ensemble_auc, main
-from training.train import HELD_OUT_FILE
+from training.held_out import HELD_OUT_FILE
 
 
 def write_network(root: Path, labels: np.ndarray, seed: int, ids: np.ndarray) -> Path:

@@ -1,0 +1,45 @@
+"""Held-out predictions of fold runs: the one file that calibration, reports and the checks read.
+
+A run trained with a held-out fold writes <run>/held_out_predictions.npz when it finishes: image_ids,
+labels (N x 2), one raw probability array per label (tasks with a classifier) and the per-image
+Jaccard (tasks with a mask), all of its best checkpoint.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from lesion.contract import LABELS
+from training.data import DatasetError
+
+HELD_OUT_FILE = "held_out_predictions.npz"
+
+
+def _load(runs: list[Path]) -> list[dict[str, np.ndarray]]:
+    missing = [str(run / HELD_OUT_FILE) for run in runs if not (run / HELD_OUT_FILE).exists()]
+    if missing:
+        raise DatasetError(f"no held-out predictions: {', '.join(missing)} missing "
+                           "(train those runs with a held-out fold first)")
+    loaded = [dict(np.load(run / HELD_OUT_FILE)) for run in runs]
+    if any(label not in p for p in loaded for label in LABELS):
+        raise DatasetError("a run has no label predictions (segmentation-only?)")
+    return loaded
+
+
+def read_out_of_fold(runs: list[Path]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Labels and raw probabilities of these runs' held-out images, concatenated (each image once)."""
+    loaded = _load(runs)
+    ids = np.concatenate([p["image_ids"] for p in loaded])
+    if len(set(ids.tolist())) != len(ids):
+        raise DatasetError("these runs share held-out images; give runs of different folds")
+    return (np.concatenate([p["labels"] for p in loaded]),
+            {label: np.concatenate([p[label] for p in loaded]) for label in LABELS})
+
+
+def read_same_images(runs: list[Path]) -> tuple[np.ndarray, list[dict[str, np.ndarray]]]:
+    """Labels and each run's raw probabilities for runs that held out the same images (one fold)."""
+    loaded = _load(runs)
+    if any(not np.array_equal(loaded[0]["image_ids"], p["image_ids"]) for p in loaded[1:]):
+        raise DatasetError(f"{', '.join(map(str, runs))} did not hold out the same images")
+    return loaded[0]["labels"], [{label: p[label] for label in LABELS} for p in loaded]
