@@ -42,12 +42,14 @@ def cross_fit(runs: list[Path]) -> list[LabelCheck]:
     """Per label: raw vs cross-fitted calibrated scores, and the operating point on unseen folds."""
     if len(runs) < 2:
         raise DatasetError("cross-fitting needs the held-out predictions of at least two folds")
+    read_out_of_fold(runs)  # the runs must hold out different images
     folds = [read_out_of_fold([run]) for run in runs]
     calibrated = {label: [] for label in LABELS}
     decisions = {label: [] for label in LABELS}
     for k, (labels, raw) in enumerate(folds):
-        others = [run for j, run in enumerate(runs) if j != k]
-        calibration = fit_calibration(*read_out_of_fold(others))
+        others = [fold for j, fold in enumerate(folds) if j != k]
+        calibration = fit_calibration(np.concatenate([o[0] for o in others]),
+                                      {label: np.concatenate([o[1][label] for o in others]) for label in LABELS})
         for label in LABELS:
             c = calibration.labels[label]
             calibrated[label].append(c.probability(raw[label]))
