@@ -15,7 +15,7 @@
 # tests), DEVICE (cuda), SKIP_WHEELS=1 (the packages are installed),
 # ONLY (a regular expression over the job names: all, report/<encoder>-<task>/fold<k>,
 # lesion_pooling/efficientnet_lite0-multi/fold<k>), e.g. ONLY='lite0-(cls/fold[234]|seg)'.
-# Measured on one H200 (third session): 8 runs at once keep it 85-100 % busy; the 5 recipe folds, the
+# Measured on one H200 (third session): 8 runs at once keep it busy (median 94 %); the 5 recipe folds, the
 # all-data run and 2 classification-only folds took 455 s. Budget a call by that (docs/results.md).
 set -uo pipefail
 export PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
