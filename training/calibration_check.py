@@ -19,7 +19,7 @@ from sklearn.metrics import brier_score_loss, log_loss
 
 from lesion.contract import LABELS
 from training.data import DatasetError
-from training.held_out import read_out_of_fold
+from training.held_out import read_folds
 from training.train import fit_calibration
 
 
@@ -42,8 +42,7 @@ def cross_fit(runs: list[Path]) -> list[LabelCheck]:
     """Per label: raw vs cross-fitted calibrated scores, and the operating point on unseen folds."""
     if len(runs) < 2:
         raise DatasetError("cross-fitting needs the held-out predictions of at least two folds")
-    read_out_of_fold(runs)  # the runs must hold out different images
-    folds = [read_out_of_fold([run]) for run in runs]
+    folds = read_folds(runs)
     calibrated = {label: [] for label in LABELS}
     decisions = {label: [] for label in LABELS}
     for k, (labels, raw) in enumerate(folds):

@@ -20,23 +20,23 @@ from training.data import DatasetError
 from training.held_out import read_same_images
 
 
-def ensemble_auc(runs: list[Path]) -> dict[str, float]:
-    """Per label: the AUC of the mean probability of these runs (one network each, the same fold)."""
+def fold_aucs(runs: list[Path]) -> list[dict[str, float]]:
+    """Per label AUC of each run alone, then of their mean probability (one network per run, one fold)."""
     labels, probabilities = read_same_images(runs)
-    return {label: float(roc_auc_score(labels[:, i], np.mean([p[label] for p in probabilities], axis=0)))
-            for i, label in enumerate(LABELS)}
+    mean = {label: np.mean([p[label] for p in probabilities], axis=0) for label in LABELS}
+    return [{label: float(roc_auc_score(labels[:, i], p[label])) for i, label in enumerate(LABELS)}
+            for p in [*probabilities, mean]]
 
 
 def table(groups: list[list[Path]]) -> str:
     if len({len(g) for g in groups}) != 1:
         raise DatasetError("every --runs group needs the same number of fold runs")
-    rows = [(f"network {i + 1} ({g[0].parent.name})", [[run] for run in g]) for i, g in enumerate(groups)]
-    rows.append(("mean of all", [list(runs) for runs in zip(*groups)]))
+    per_fold = [fold_aucs(list(runs)) for runs in zip(*groups)]
+    names = [f"network {i + 1} ({g[0].parent.name})" for i, g in enumerate(groups)] + ["mean of all"]
     lines = ["| | " + " | ".join(f"AUC {label} per fold" for label in LABELS) + " | mean AUC |",
              "|---|" + "---|" * (len(LABELS) + 1)]
-    for name, folds in rows:
-        scores = [ensemble_auc(runs) for runs in folds]
-        per_label = {label: [fold[label] for fold in scores] for label in LABELS}
+    for row, name in enumerate(names):
+        per_label = {label: [fold[row][label] for fold in per_fold] for label in LABELS}
         cells = [" ".join(f"{v:.3f}" for v in per_label[label]) for label in LABELS]
         mean = np.mean([np.mean(per_label[label]) for label in LABELS])
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {mean:.3f} |")

@@ -27,14 +27,20 @@ def _load(runs: list[Path]) -> list[dict[str, np.ndarray]]:
     return loaded
 
 
-def read_out_of_fold(runs: list[Path]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Labels and raw probabilities of these runs' held-out images, concatenated (each image once)."""
+def read_folds(runs: list[Path]) -> list[tuple[np.ndarray, dict[str, np.ndarray]]]:
+    """Each run's labels and raw probabilities; the runs must hold out different images (other folds)."""
     loaded = _load(runs)
     ids = np.concatenate([p["image_ids"] for p in loaded])
     if len(set(ids.tolist())) != len(ids):
         raise DatasetError("these runs share held-out images; give runs of different folds")
-    return (np.concatenate([p["labels"] for p in loaded]),
-            {label: np.concatenate([p[label] for p in loaded]) for label in LABELS})
+    return [(p["labels"], {label: p[label] for label in LABELS}) for p in loaded]
+
+
+def read_out_of_fold(runs: list[Path]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Labels and raw probabilities of these runs' held-out images, concatenated (each image once)."""
+    folds = read_folds(runs)
+    return (np.concatenate([labels for labels, _ in folds]),
+            {label: np.concatenate([p[label] for _, p in folds]) for label in LABELS})
 
 
 def read_same_images(runs: list[Path]) -> tuple[np.ndarray, list[dict[str, np.ndarray]]]:
