@@ -1,8 +1,8 @@
 """How far frozen ImageNet features go for the two labels, and whether pooling them inside the lesion helps.
 
-The pretrained EfficientNet-Lite encoder's deepest features (1280 channels, 8 x 8 at 256 px, averaged with those of the
-horizontally flipped image) are extracted once per image and pooled three ways: over the whole image,
-inside the lesion, and inside and outside concatenated. A logistic regression per label is fitted on
+The pretrained EfficientNet-Lite encoder's deepest features (1280 channels, 8 x 8 at 256 px, averaged
+with those of the horizontally flipped image) are extracted once per image and pooled three ways: over
+the whole image, inside the lesion, and inside and outside concatenated. A logistic regression per label is fitted on
 the other folds and scores each held-out fold. Lesion pooling uses the ground-truth masks, an upper
 bound for what the network's own masks would give. With --runs (the fine-tuned network's fold runs) it
 also scores that network alone and the sum of both models' z-scored logits: whether frozen features
