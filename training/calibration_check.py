@@ -19,7 +19,7 @@ from sklearn.metrics import brier_score_loss, log_loss
 
 from lesion.contract import LABELS
 from training.data import DatasetError
-from training.held_out import read_folds
+from training.held_out import pool, read_folds
 from training.train import fit_calibration
 
 
@@ -46,15 +46,13 @@ def cross_fit(runs: list[Path]) -> list[LabelCheck]:
     calibrated = {label: [] for label in LABELS}
     decisions = {label: [] for label in LABELS}
     for k, (labels, raw) in enumerate(folds):
-        others = [fold for j, fold in enumerate(folds) if j != k]
-        calibration = fit_calibration(np.concatenate([o[0] for o in others]),
-                                      {label: np.concatenate([o[1][label] for o in others]) for label in LABELS})
+        calibration = fit_calibration(*pool([fold for j, fold in enumerate(folds) if j != k]))
         for label in LABELS:
             c = calibration.labels[label]
             calibrated[label].append(c.probability(raw[label]))
             decisions[label].append(c.decision(calibrated[label][-1]))
-    labels = np.concatenate([f[0] for f in folds])
-    return [_check(label, labels[:, i], np.concatenate([f[1][label] for f in folds]),
+    labels, raw = pool(folds)
+    return [_check(label, labels[:, i], raw[label],
                    np.concatenate(calibrated[label]), decisions[label], [f[0][:, i] for f in folds])
             for i, label in enumerate(LABELS)]
 

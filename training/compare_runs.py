@@ -18,7 +18,7 @@ from sklearn.metrics import roc_auc_score
 
 from lesion.contract import LABELS
 from training.data import DatasetError
-from training.held_out import read_same_images
+from training.held_out import pool, read_same_images
 
 
 @dataclass(frozen=True)
@@ -39,8 +39,8 @@ def paired(a_runs: list[Path], b_runs: list[Path]) -> tuple[np.ndarray, dict[str
     if len(a_runs) != len(b_runs):
         raise DatasetError("give as many --b runs as --a runs, fold by fold")
     folds = [read_same_images([a, b]) for a, b in zip(a_runs, b_runs)]
-    labels = np.concatenate([labels for labels, _ in folds])
-    a, b = ({label: np.concatenate([p[i][label] for _, p in folds]) for label in LABELS} for i in (0, 1))
+    labels, a = pool([(labels, p[0]) for labels, p in folds])
+    _, b = pool([(labels, p[1]) for labels, p in folds])
     return labels, a, b
 
 

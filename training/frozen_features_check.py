@@ -15,7 +15,6 @@ know anything the fine-tuned network does not.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import warnings
 from pathlib import Path
@@ -32,7 +31,8 @@ from tqdm import tqdm
 from lesion.contract import LABELS
 from lesion.metrics import auc
 from lesion.preprocessing import to_network_input
-from training.data import DatasetError, Sample, load_image, load_mask, make_folds, read_split
+from training.data import (DatasetError, Sample, load_image, load_mask, load_or_make_folds, make_folds,
+                           read_split)
 from training.encoders import EfficientNetLiteEncoder
 from training.held_out import read_out_of_fold_by_image
 
@@ -110,11 +110,8 @@ def table(rows: dict[str, np.ndarray]) -> str:
 
 
 def read_fold_ids(path: Path | None, samples: list[Sample], k: int) -> np.ndarray:
-    folds = json.loads(path.read_text()) if path else make_folds(samples, k)
-    missing = [s.image_id for s in samples if s.image_id not in folds]
-    if missing:
-        raise DatasetError(f"{path}: no fold for {missing[0]} (and {len(missing) - 1} more)")
-    return np.array([int(folds[s.image_id]) for s in samples])
+    folds = load_or_make_folds(path, samples, k, seed=0) if path else make_folds(samples, k)
+    return np.array([folds[s.image_id] for s in samples])
 
 
 def run(data: Path, folds_file: Path | None, runs: list[Path], k: int = 5, limit: int | None = None,

@@ -40,11 +40,15 @@ def read_folds(runs: list[Path]) -> list[tuple[np.ndarray, dict[str, np.ndarray]
     return [(p["labels"], {label: p[label] for label in LABELS}) for p in _load_folds(runs)]
 
 
-def read_out_of_fold(runs: list[Path]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Labels and raw probabilities of these runs' held-out images, concatenated (each image once)."""
-    folds = read_folds(runs)
+def pool(folds: list[tuple[np.ndarray, dict[str, np.ndarray]]]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Folds' (labels, probabilities) concatenated into one (labels, probabilities)."""
     return (np.concatenate([labels for labels, _ in folds]),
             {label: np.concatenate([p[label] for _, p in folds]) for label in LABELS})
+
+
+def read_out_of_fold(runs: list[Path]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Labels and raw probabilities of these runs' held-out images, concatenated (each image once)."""
+    return pool(read_folds(runs))
 
 
 def read_same_images(runs: list[Path]) -> tuple[np.ndarray, list[dict[str, np.ndarray]]]:

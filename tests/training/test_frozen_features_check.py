@@ -58,4 +58,4 @@ def test_a_fold_file_that_misses_images_is_refused(small_isic_copy, tmp_path, ca
     folds = tmp_path / "folds.json"
     folds.write_text(json.dumps({"ISIC_0000000": 0}))
     assert main(["--data", str(small_isic_copy), "--folds-file", str(folds)]) == 2
-    assert "no fold for" in capsys.readouterr().err
+    assert "fold file does not match these samples" in capsys.readouterr().err
