@@ -101,15 +101,15 @@ def load_image(sample: Sample) -> tuple[np.ndarray, tuple[int, int]]:
     return decoded.rgb, decoded.original_size
 
 
-def load_mask(sample: Sample, expected_size: tuple[int, int]) -> np.ndarray:
-    """The ground-truth mask as bool H x W; its size must equal the image's (height, width)."""
+def load_mask(sample: Sample, expected_size: tuple[int, int] | None = None) -> np.ndarray:
+    """The ground-truth mask as bool H x W; given the image's (height, width), its size must equal it."""
     assert sample.mask_path is not None
     try:
         with Image.open(sample.mask_path) as img:
             mask = np.asarray(img.convert("L")) > 127
     except OSError as err:
         raise DatasetError(f"{sample.mask_path}: corrupt or unreadable mask ({err})") from err
-    if mask.shape != tuple(expected_size):
+    if expected_size is not None and mask.shape != tuple(expected_size):
         raise DatasetError(
             f"{sample.mask_path.name}: mask is {mask.shape[1]} x {mask.shape[0]} but its image is "
             f"{expected_size[1]} x {expected_size[0]}"
