@@ -44,8 +44,9 @@ def paired(a_runs: list[Path], b_runs: list[Path]) -> tuple[np.ndarray, dict[str
     return labels, a, b
 
 
-def compare(a_runs: list[Path], b_runs: list[Path], rounds: int = 1000, seed: int = 0) -> list[Difference]:
-    labels, a, b = paired(a_runs, b_runs)
+def paired_bootstrap(labels: np.ndarray, a: dict[str, np.ndarray], b: dict[str, np.ndarray],
+                     rounds: int = 1000, seed: int = 0) -> list[Difference]:
+    """Per label AUC of A and B on the same images, and the 95 % interval of A - B (images resampled together)."""
     rng = np.random.default_rng(seed)
     draws = [rng.integers(0, len(labels), len(labels)) for _ in range(rounds)]
     out = []
@@ -57,6 +58,17 @@ def compare(a_runs: list[Path], b_runs: list[Path], rounds: int = 1000, seed: in
         out.append(Difference(label, float(roc_auc_score(y, a[label])), float(roc_auc_score(y, b[label])),
                               float(low), float(high)))
     return out
+
+
+def compare(a_runs: list[Path], b_runs: list[Path], rounds: int = 1000, seed: int = 0) -> list[Difference]:
+    return paired_bootstrap(*paired(a_runs, b_runs), rounds, seed)
+
+
+def differences_table(differences: list[Difference]) -> str:
+    lines = ["| label | AUC A | AUC B | A - B | 95 % paired bootstrap interval |", "|---|---|---|---|---|"]
+    lines += [f"| {d.label} | {d.auc_a:.3f} | {d.auc_b:.3f} | {d.difference:+.3f} | {d.low:+.3f} to {d.high:+.3f} |"
+              for d in differences]
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,9 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     except DatasetError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    print("| label | AUC A | AUC B | A - B | 95 % paired bootstrap interval |\n|---|---|---|---|---|")
-    for d in differences:
-        print(f"| {d.label} | {d.auc_a:.3f} | {d.auc_b:.3f} | {d.difference:+.3f} | {d.low:+.3f} to {d.high:+.3f} |")
+    print(differences_table(differences))
     return 0
 
 

@@ -2,7 +2,8 @@
 
 Each --runs group is one network's fold runs (the same folds, in the same order); per fold, the
 networks' raw probabilities of the same held-out images are averaged and scored against each
-network alone, so whether an ensemble pays is known before anything is trained or shipped.
+network alone; then, folds pooled, the mean's AUC minus each network's with a paired bootstrap interval.
+Whether an ensemble pays is known before anything is trained or shipped.
 
     python -m training.ensemble_check --runs multi/fold0 multi/fold1 --runs cls/fold0 cls/fold1
 """
@@ -16,23 +17,35 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from lesion.contract import LABELS
+from training.compare_runs import Difference, differences_table, paired_bootstrap
 from training.data import DatasetError
-from training.held_out import read_same_images
+from training.held_out import pool, read_same_images
 
 
-def fold_aucs(runs: list[Path]) -> list[dict[str, float]]:
-    """Per label AUC of each run alone, then of their mean probability (one network per run, one fold)."""
-    labels, probabilities = read_same_images(runs)
-    mean = {label: np.mean([p[label] for p in probabilities], axis=0) for label in LABELS}
-    return [{label: float(roc_auc_score(labels[:, i], p[label])) for i, label in enumerate(LABELS)}
-            for p in [*probabilities, mean]]
+Fold = tuple[np.ndarray, list[dict[str, np.ndarray]]]
 
 
-def table(groups: list[list[Path]]) -> str:
+def read_groups(groups: list[list[Path]]) -> list[Fold]:
+    """Per fold: the labels and each network's raw probabilities, their mean appended last."""
     if len({len(g) for g in groups}) != 1:
         raise DatasetError("every --runs group needs the same number of fold runs")
-    per_fold = [fold_aucs(list(runs)) for runs in zip(*groups)]
-    names = [f"network {i + 1} ({g[0].parent.name})" for i, g in enumerate(groups)] + ["mean of all"]
+    folds = []
+    for runs in zip(*groups):
+        labels, probabilities = read_same_images(list(runs))
+        mean = {label: np.mean([p[label] for p in probabilities], axis=0) for label in LABELS}
+        folds.append((labels, [*probabilities, mean]))
+    return folds
+
+
+def fold_aucs(fold: Fold) -> list[dict[str, float]]:
+    """Per label AUC of each network alone, then of their mean (one fold)."""
+    labels, probabilities = fold
+    return [{label: float(roc_auc_score(labels[:, i], p[label])) for i, label in enumerate(LABELS)}
+            for p in probabilities]
+
+
+def table(names: list[str], folds: list[Fold]) -> str:
+    per_fold = [fold_aucs(fold) for fold in folds]
     lines = ["| | " + " | ".join(f"AUC {label} per fold" for label in LABELS) + " | mean AUC |",
              "|---|" + "---|" * (len(LABELS) + 1)]
     for row, name in enumerate(names):
@@ -43,19 +56,30 @@ def table(groups: list[list[Path]]) -> str:
     return "\n".join(lines)
 
 
+def gains(folds: list[Fold], rounds: int = 1000) -> list[list[Difference]]:
+    """The mean's AUC minus each network's, folds pooled, with paired bootstrap intervals."""
+    labels = np.concatenate([y for y, _ in folds])
+    networks = [pool([(y, p[k]) for y, p in folds])[1] for k in range(len(folds[0][1]))]
+    return [paired_bootstrap(labels, networks[-1], network, rounds) for network in networks[:-1]]
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m training.ensemble_check", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--runs", type=Path, nargs="+", action="append", required=True, metavar="RUN",
                    help="one network's fold runs; give --runs once per network")
+    p.add_argument("--bootstrap", type=int, default=1000, metavar="N", help="paired resamplings of the images")
     args = p.parse_args(argv)
+    names = [f"network {i + 1} ({g[0].parent.name})" for i, g in enumerate(args.runs)]
     try:
-        print(table(args.runs))
+        folds = read_groups(args.runs)
     except DatasetError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    print(table([*names, "mean of all"], folds))
+    for name, differences in zip(names, gains(folds, args.bootstrap)):
+        print(f"\nA = mean of all, B = {name}, folds pooled:\n{differences_table(differences)}")
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,4 +1,4 @@
-"""Ensemble scoring from held-out predictions: two noisy networks averaged beat each alone."""
+"""Ensemble scoring from held-out predictions: two noisy networks averaged beat each alone, interval and all."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from lesion.contract import LABELS
-from training.ensemble_check import fold_aucs, main
+from training.ensemble_check import fold_aucs, gains, main, read_groups
 from training.held_out import HELD_OUT_FILE
 
 
@@ -24,9 +24,12 @@ def test_the_mean_of_two_independent_networks_scores_above_each(tmp_path):
     labels = (np.random.default_rng(0).random((600, len(LABELS))) < 0.3).astype(np.float32)
     ids = np.array([f"ISIC_{i:07d}" for i in range(len(labels))])
     a, b = (write_network(tmp_path / name, labels, seed, ids) for name, seed in (("a", 1), ("b", 2)))
-    alone_a, alone_b, together = fold_aucs([a, b])
+    folds = read_groups([[a], [b]])
+    alone_a, alone_b, together = fold_aucs(folds[0])
     for label in LABELS:
         assert together[label] > max(alone_a[label], alone_b[label])
+    for differences in gains(folds, rounds=200):
+        assert all(0 < d.low <= d.difference <= d.high for d in differences)
     assert main(["--runs", str(a), "--runs", str(b)]) == 0
 
 
