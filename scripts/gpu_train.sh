@@ -4,16 +4,18 @@
 # One call does the accuracy work of issue 3 in priority order, SLOTS runs at a time on the one GPU, every
 # run stopped DEADLINE seconds after the start so that the results are always packed:
 #   1. the shipped recipe: multi-task EfficientNet-Lite0 on the five folds, and on all 2000 images
-#   2. the paper's comparison with Lite0: classification only, then segmentation only (five folds each)
+#   2. the paper's comparison with Lite0: classification only (five folds, then all 2000 images: the
+#      second member of the multi-task + classification-only ensemble), segmentation only (five folds)
 #   3. the same three tasks with the Inception encoder trained from scratch
 #   4. lesion pooling (the segmentation guides the classifier), five folds
 # Then it calibrates the all-data model on the folds' out-of-fold predictions, promotes it, writes the
 # report tables and figures, and scores the recipe's folds with test-time flips. $OUT gets runs.tgz
 # (everything but checkpoints; repacked after every finished run, so a cut-off call still returns what
 # finished) and the promoted model in 15 MB parts:  cat shipped.pt.part-* > models/lesion_multitask.pt
+# (the all-data classification-only network likewise: cat all_cls.pt.part-* > runs/all_cls.pt)
 # Knobs: EPOCHS (40), SLOTS (8), DEADLINE (460 s), ROOT (runs/gpu), LIMIT (first N images, smoke
 # tests), DEVICE (cuda), SKIP_WHEELS=1 (the packages are installed),
-# ONLY (a regular expression over the job names: all, report/<encoder>-<task>/fold<k>,
+# ONLY (a regular expression over the job names: all, all_cls, report/<encoder>-<task>/fold<k>,
 # lesion_pooling/efficientnet_lite0-multi/fold<k>), e.g. ONLY='lite0-(cls/fold[234]|seg)'.
 # Measured on one H200 (third session): 8 runs at once keep it busy (median 94 %); the 5 recipe folds, the
 # all-data run and 2 classification-only folds took 455 s. Budget a call by that (docs/results.md).
@@ -60,7 +62,9 @@ job_list() {
   local L=efficientnet_lite0 I=inception k
   echo "all multi $L -1"
   for k in 0 1 2 3 4; do echo "report/$L-multi/fold$k multi $L $k"; done
-  for task in cls seg; do for k in 0 1 2 3 4; do echo "report/$L-$task/fold$k $task $L $k"; done; done
+  for k in 0 1 2 3 4; do echo "report/$L-cls/fold$k cls $L $k"; done
+  echo "all_cls cls $L -1"
+  for k in 0 1 2 3 4; do echo "report/$L-seg/fold$k seg $L $k"; done
   for task in multi cls seg; do for k in 0 1 2 3 4; do echo "report/$I-$task/fold$k $task $I $k"; done; done
   for k in 0 1 2 3 4; do echo "lesion_pooling/$L-multi/fold$k multi $L $k --cls-pooling lesion"; done
 }
@@ -80,6 +84,11 @@ elif finished "$ROOT/all" && ls "$MULTI"/fold{0,1,2,3,4}/held_out_predictions.np
   echo "all-data model calibrated and promoted: exit $? at $(elapsed) s"
 else
   echo "all-data model or recipe folds unfinished: nothing promoted"
+fi
+if finished "$ROOT/all_cls"; then  # the ensemble's second member; calibrated with the ensemble, here
+  python3 -m training.promote "$ROOT/all_cls/best.pt" --output "$ROOT/all_cls/weights.pt" \
+    && split -b 15m "$ROOT/all_cls/weights.pt" "$OUT/all_cls.pt.part-"
+  echo "all-data classification-only network returned: exit $? at $(elapsed) s"
 fi
 kill "$MONITOR" 2>/dev/null
 pack
