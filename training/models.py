@@ -131,3 +131,32 @@ class LesionNet(nn.Module):
         weight = F.avg_pool2d(torch.sigmoid(mask_logits.detach()), kernel_size=stride)
         lesion = (maps * weight).sum(dim=(2, 3)) / weight.sum(dim=(2, 3)).clamp_min(1e-6)
         return torch.cat([pooled, lesion], dim=1)
+
+
+class LesionEnsemble(nn.Module):
+    """Several trained networks served as one multi-task network (e.g. multi-task + classification-only).
+
+    Returns what a multi-task LesionNet returns, logits, so evaluation, export and serving take it
+    unchanged: the mask logits of the members that segment, averaged; for each label the logit of the
+    mean of the members' probabilities, so the exported sigmoid gives back that mean (the average
+    training.ensemble_check scores on held-out folds).
+    """
+
+    def __init__(self, members: list[LesionNet]) -> None:
+        super().__init__()
+        missing = [name for name in ("mask", *LABELS) if not any(name in m.outputs for m in members)]
+        if missing:
+            raise ValueError(f"no member of the ensemble predicts {', '.join(missing)}")
+        self.members = nn.ModuleList(members)
+
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        return ("mask", *LABELS)
+
+    def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        outs = [member(image) for member in self.members]
+        result = {"mask": torch.stack([o["mask"] for o in outs if "mask" in o]).mean(dim=0)}
+        for label in LABELS:
+            p = torch.stack([torch.sigmoid(o[label]) for o in outs if label in o]).mean(dim=0).clamp(1e-6, 1 - 1e-6)
+            result[label] = torch.log(p / (1 - p))
+        return result

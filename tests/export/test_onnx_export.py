@@ -10,7 +10,7 @@ from export.onnx_export import export_onnx
 from export.parity import ONNX_TOLERANCE, ParityError, compare, parity_images
 from lesion.contract import NETWORK
 from training.checkpoint import load_checkpoint
-from training.models import LesionNet, ModelConfig
+from training.models import LesionEnsemble, LesionNet, ModelConfig
 from training.predict import OnnxPredictor, TorchPredictor
 
 
@@ -72,4 +72,13 @@ def test_lesion_pooling_model_exports_with_parity(real_batch, tmp_path):
     model = LesionNet(ModelConfig(cls_pooling="lesion")).eval()
     path = export_onnx(model, tmp_path / "lesion.onnx")
     report = compare(TorchPredictor(model), OnnxPredictor(path), real_batch, ONNX_TOLERANCE, "ISIC")
+    assert max(report.max_abs_diff.values()) <= ONNX_TOLERANCE.probability
+
+
+def test_an_ensemble_exports_as_one_network_with_parity(model, real_batch, tmp_path):
+    cls = LesionNet(ModelConfig(task="cls", pretrained=False)).eval()
+    ensemble = LesionEnsemble([model, cls]).eval()
+    path = export_onnx(ensemble, tmp_path / "ensemble.onnx")
+    assert [o.name for o in onnx.load(str(path)).graph.output] == [o.name for o in NETWORK.outputs]
+    report = compare(TorchPredictor(ensemble), OnnxPredictor(path), real_batch, ONNX_TOLERANCE, "ISIC")
     assert max(report.max_abs_diff.values()) <= ONNX_TOLERANCE.probability

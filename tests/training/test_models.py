@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from training.losses import MultiTaskLoss, label_pos_weight, soft_dice_loss
-from training.models import LesionNet, ModelConfig
+from training.models import LesionEnsemble, LesionNet, ModelConfig
 
 
 @pytest.mark.parametrize("encoder", ["efficientnet_lite0", "inception"])
@@ -82,3 +82,22 @@ def test_lesion_pooling_needs_the_multitask_network():
         LesionNet(ModelConfig(task="cls", pretrained=False, cls_pooling="lesion"))
     with pytest.raises(ValueError, match="cls_pooling"):
         LesionNet(ModelConfig(pretrained=False, cls_pooling="max"))
+
+
+def test_an_ensemble_averages_its_members_probabilities_and_masks():
+    torch.manual_seed(0)
+    multi, cls = (LesionNet(ModelConfig(encoder="inception", task=t, pretrained=False)).eval() for t in ("multi", "cls"))
+    ensemble = LesionEnsemble([multi, cls]).eval()
+    image = torch.randn(2, 3, 256, 256)
+    with torch.no_grad():
+        out, a, b = ensemble(image), multi(image), cls(image)
+    assert tuple(out) == ensemble.outputs == multi.outputs
+    assert torch.equal(out["mask"], a["mask"])
+    for label in ("melanoma", "seborrheic_keratosis"):
+        mean = (torch.sigmoid(a[label]) + torch.sigmoid(b[label])) / 2
+        assert torch.allclose(torch.sigmoid(out[label]), mean, atol=1e-6)
+
+
+def test_an_ensemble_must_cover_the_multitask_outputs():
+    with pytest.raises(ValueError, match="no member of the ensemble predicts mask"):
+        LesionEnsemble([LesionNet(ModelConfig(encoder="inception", task="cls", pretrained=False))])

@@ -100,3 +100,43 @@ def test_promote_strips_the_optimizer_and_keeps_calibration(tmp_path, small_isic
     assert shipped.optimizer_state is None and shipped.epoch == 3 and shipped.calibration == calibration
     assert (tmp_path / "default.pt").stat().st_size < 0.5 * (tmp_path / "last.pt").stat().st_size
     assert promote_main([str(tmp_path / "missing.pt")]) == 2
+
+
+def test_promote_makes_an_ensemble_calibrated_on_the_mean_of_its_members_held_out_predictions(tmp_path):
+    from training.checkpoint import Checkpoint, save_checkpoint
+    from training.held_out import HELD_OUT_FILE
+    from training.models import LesionEnsemble
+    from training.promote import main as promote_main
+    from training.train import fit_calibration
+
+    torch.manual_seed(0)
+    members = [LesionNet(ModelConfig(encoder="inception", task=t, pretrained=False)).eval() for t in ("multi", "cls")]
+    rng = np.random.default_rng(0)
+    labels = (rng.random((2, 200, 2)) < 0.3).astype(np.float32)
+    raw = [1 / (1 + np.exp(-(labels + rng.normal(0, 1, labels.shape)))) for _ in members]
+    groups = []
+    for m, (model, p) in enumerate(zip(members, raw)):
+        save_checkpoint(tmp_path / f"member{m}.pt", Checkpoint(model, epoch=40, metrics={"held_out_fold": -1}))
+        groups.append(["--calibration-from"])
+        for k in range(2):
+            run = tmp_path / f"member{m}" / f"fold{k}"
+            run.mkdir(parents=True)
+            np.savez(run / HELD_OUT_FILE, image_ids=np.array([f"ISIC_{k}{i:06d}" for i in range(200)]), labels=labels[k],
+                     melanoma=p[k, :, 0], seborrheic_keratosis=p[k, :, 1], jaccard=np.zeros(200))
+            groups[-1].append(str(run))
+    out = tmp_path / "default.pt"
+    assert promote_main([str(tmp_path / "member0.pt"), str(tmp_path / "member1.pt"), *groups[0], *groups[1],
+                         "--output", str(out)]) == 0
+    shipped = load_checkpoint(out)
+    assert isinstance(shipped.model, LesionEnsemble) and shipped.metrics["held_out_fold"] == -1
+    mean = (raw[0] + raw[1]) / 2
+    expected = fit_calibration(labels.reshape(-1, 2), {"melanoma": mean[..., 0].ravel(),
+                                                       "seborrheic_keratosis": mean[..., 1].ravel()})
+    assert shipped.calibration == expected
+    image = torch.randn(1, 3, 256, 256)
+    with torch.no_grad():
+        stored, original = shipped.model(image), LesionEnsemble(members)(image)
+    for name in stored:
+        assert torch.allclose(torch.sigmoid(stored[name]), torch.sigmoid(original[name]), atol=2e-3)
+    assert out.stat().st_size < 0.6 * sum((tmp_path / f"member{m}.pt").stat().st_size for m in range(2))
+    assert promote_main([str(tmp_path / "member0.pt"), str(tmp_path / "member1.pt"), *groups[0]]) == 2
