@@ -21,7 +21,6 @@ from training.compare_runs import Difference, differences_table, paired_bootstra
 from training.data import DatasetError
 from training.held_out import pool, read_same_images
 
-
 Fold = tuple[np.ndarray, list[dict[str, np.ndarray]]]
 
 

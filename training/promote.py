@@ -16,7 +16,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from training.checkpoint import DEFAULT_MODEL, Checkpoint, load_checkpoint, save_checkpoint
+from training.checkpoint import (
+    DEFAULT_MODEL,
+    Checkpoint,
+    load_checkpoint,
+    save_checkpoint,
+)
 from training.data import DatasetError
 from training.ensemble_check import read_groups
 from training.held_out import pool
