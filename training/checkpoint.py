@@ -68,7 +68,8 @@ def load_checkpoint(path: Path | None = None, map_location: str = "cpu") -> Chec
 
 
 def _network(config: dict, weights: dict[str, torch.Tensor]) -> LesionNet:
-    model = LesionNet(ModelConfig(**{**config, "decoder_channels": tuple(config["decoder_channels"]), "pretrained": False}))
+    config = {**config, "decoder_channels": tuple(config["decoder_channels"]), "pretrained": False}
+    model = LesionNet(ModelConfig(**config))
     model.load_state_dict(weights)
     return model
 

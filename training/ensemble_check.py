@@ -80,5 +80,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nA = mean of all, B = {name}, folds pooled:\n{differences_table(differences)}")
     return 0
 
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -55,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     try:
         checkpoints = [load_checkpoint(path) for path in args.checkpoints]
+        if len(checkpoints) == 1 and args.calibration_from:
+            raise DatasetError("--calibration-from calibrates an ensemble; a single checkpoint keeps its own")
         if len(checkpoints) == 1:
             ckpt = checkpoints[0]
             ckpt = Checkpoint(ckpt.model, ckpt.calibration, ckpt.epoch, ckpt.metrics)

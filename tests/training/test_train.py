@@ -140,3 +140,4 @@ def test_promote_makes_an_ensemble_calibrated_on_the_mean_of_its_members_held_ou
         assert torch.allclose(torch.sigmoid(stored[name]), torch.sigmoid(original[name]), atol=2e-3)
     assert out.stat().st_size < 0.6 * sum((tmp_path / f"member{m}.pt").stat().st_size for m in range(2))
     assert promote_main([str(tmp_path / "member0.pt"), str(tmp_path / "member1.pt"), *groups[0]]) == 2
+    assert promote_main([str(tmp_path / "member0.pt"), *groups[0]]) == 2
