@@ -6,6 +6,10 @@ each fold, Platt scaling and the threshold are fitted on the other folds' held-o
 as `training.train --calibration-from` fits them) and applied to this fold's; the results are pooled.
 
     python -m training.calibration_check runs/gpu/report/efficientnet_lite0-multi/fold{0,1,2,3,4} --plot calibration.png
+
+An ensemble (training.promote with several checkpoints) is checked the same way on the mean of its
+members' held-out probabilities: add each further member's fold runs, same folds in the same order,
+    python -m training.calibration_check multi/fold{0,1,2,3,4} --ensemble-with cls/fold{0,1,2,3,4}
 """
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ from sklearn.metrics import brier_score_loss, log_loss
 
 from lesion.contract import LABELS
 from training.data import DatasetError
+from training.ensemble_check import read_groups
 from training.held_out import pool, read_folds
 from training.train import fit_calibration
 
@@ -38,11 +43,18 @@ class LabelCheck:
     sensitivity_per_fold: tuple[float, ...]
 
 
-def cross_fit(runs: list[Path]) -> list[LabelCheck]:
-    """Per label: raw vs cross-fitted calibrated scores, and the operating point on unseen folds."""
+def cross_fit(runs: list[Path], ensemble_with: list[list[Path]] | None = None) -> list[LabelCheck]:
+    """Per label: raw vs cross-fitted calibrated scores, and the operating point on unseen folds.
+
+    With ensemble_with (other networks' fold runs, same folds in the same order) the scores are the mean
+    of the networks' probabilities, as a LesionEnsemble serves them.
+    """
     if len(runs) < 2:
         raise DatasetError("cross-fitting needs the held-out predictions of at least two folds")
-    folds = read_folds(runs)
+    if ensemble_with:
+        folds = [(labels, probabilities[-1]) for labels, probabilities in read_groups([runs, *ensemble_with])]
+    else:
+        folds = read_folds(runs)
     calibrated = {label: [] for label in LABELS}
     decisions = {label: [] for label in LABELS}
     for k, (labels, raw) in enumerate(folds):
@@ -108,10 +120,12 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m training.calibration_check", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("runs", type=Path, nargs="+", metavar="RUN", help="fold runs with held-out predictions")
+    p.add_argument("--ensemble-with", type=Path, nargs="+", action="append", default=[], metavar="RUN",
+                   help="another ensemble member's fold runs (same folds, same order); repeat per member")
     p.add_argument("--plot", type=Path, default=None, metavar="PNG", help="also draw reliability curves here")
     args = p.parse_args(argv)
     try:
-        checks = cross_fit(args.runs)
+        checks = cross_fit(args.runs, args.ensemble_with)
     except DatasetError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -58,3 +58,28 @@ def test_each_fold_is_scored_with_a_calibration_fitted_without_it(tmp_path):
     melanoma = cross_fit(runs)[0]
     assert melanoma.sensitivity_per_fold[0] < 0.5
     assert min(melanoma.sensitivity_per_fold[1:]) > 0.7
+
+
+def _with_probabilities(runs: list[Path], root: Path, change) -> list[Path]:
+    """Copies of fold runs (same images and labels) whose probabilities are change(run index, probabilities)."""
+    copies = []
+    for k, run in enumerate(runs):
+        held_out = dict(np.load(run / HELD_OUT_FILE))
+        copy = root / run.name
+        copy.mkdir(parents=True)
+        np.savez(copy / HELD_OUT_FILE, **{**held_out, **{label: change(k, label, held_out[label]) for label in LABELS}})
+        copies.append(copy)
+    return copies
+
+
+def test_an_ensemble_is_checked_on_the_mean_of_its_members_probabilities(tmp_path, capsys):
+    a = write_fold_runs(tmp_path / "a")
+    rng = np.random.default_rng(1)
+    b = _with_probabilities(a, tmp_path / "b", lambda k, label, p: np.clip(p + rng.normal(0, 0.2, p.shape), 0.01, 0.99))
+    mean = _with_probabilities(a, tmp_path / "mean", lambda k, label, p: (p + np.load(b[k] / HELD_OUT_FILE)[label]) / 2)
+    for ensemble, single in zip(cross_fit(a, [b]), cross_fit(mean)):
+        np.testing.assert_allclose(ensemble.calibrated, single.calibrated)
+        assert ensemble.sensitivity == single.sensitivity
+    assert not np.allclose(cross_fit(a)[0].raw, cross_fit(a, [b])[0].raw)
+    assert main([str(r) for r in a] + ["--ensemble-with", *map(str, b[:4])]) == 2
+    assert "same number of fold runs" in capsys.readouterr().err
