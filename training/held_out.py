@@ -59,7 +59,18 @@ def read_same_images(runs: list[Path]) -> tuple[np.ndarray, list[dict[str, np.nd
     return loaded[0]["labels"], [{label: p[label] for label in LABELS} for p in loaded]
 
 
-def read_out_of_fold_by_image(runs: list[Path]) -> dict[str, np.ndarray]:
-    """Image id -> raw probabilities (in LABELS order) from these runs' held-out images (other folds)."""
+def read_out_of_fold_by_image(runs: list[Path], ensemble_with: list[list[Path]] = ()) -> dict[str, np.ndarray]:
+    """Image id -> raw probabilities (in LABELS order) from these runs' held-out images (other folds).
+
+    With ensemble_with (other networks' fold runs over the same images) the probabilities are the mean
+    of the networks', as a LesionEnsemble serves them.
+    """
+    networks = [_by_image(group) for group in (runs, *ensemble_with)]
+    if any(n.keys() != networks[0].keys() for n in networks[1:]):
+        raise DatasetError("the ensemble's networks did not hold out the same images")
+    return {image_id: np.mean([n[image_id] for n in networks], axis=0) for image_id in networks[0]}
+
+
+def _by_image(runs: list[Path]) -> dict[str, np.ndarray]:
     return {image_id: np.array([p[label][i] for label in LABELS])
             for p in _load_folds(runs) for i, image_id in enumerate(p["image_ids"].tolist())}

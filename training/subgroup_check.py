@@ -6,6 +6,8 @@ keratosis, ...). Reads the fold runs' held-out predictions (other folds: each im
 masks of the data folder; nothing is trained or run through a network.
 
     python -m training.subgroup_check --data ../shared/data/isic2017-256 runs/x/fold0 runs/x/fold1
+    python -m training.subgroup_check ... multi/fold0 multi/fold1 --ensemble-with cls/fold0 cls/fold1
+(the second: an ensemble, scored on the mean of its networks' probabilities).
 """
 from __future__ import annotations
 
@@ -97,10 +99,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("runs", type=Path, nargs="+", metavar="RUN", help="fold runs with held-out predictions")
     p.add_argument("--data", type=Path, default=Path("../shared/data/isic2017-256"),
                    help="the ISIC 2017 folder whose training split the runs held out (masks give lesion size)")
+    p.add_argument("--ensemble-with", type=Path, nargs="+", action="append", default=[], metavar="RUN",
+                   help="another ensemble member's fold runs (the same held-out images); repeat per member")
     p.add_argument("--bootstrap", type=int, default=1000, metavar="N", help="resamplings per subgroup")
     args = p.parse_args(argv)
     try:
-        rows = subgroups(read_split(args.data, "training"), read_out_of_fold_by_image(args.runs), args.bootstrap)
+        rows = subgroups(read_split(args.data, "training"), read_out_of_fold_by_image(args.runs, args.ensemble_with), args.bootstrap)
     except DatasetError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -8,7 +8,7 @@ from PIL import Image
 
 from lesion.contract import LABELS
 from training.data import read_split
-from training.held_out import HELD_OUT_FILE
+from training.held_out import HELD_OUT_FILE, read_out_of_fold_by_image
 from training.subgroup_check import main, subgroups
 
 from .conftest import PREFIX, write_split
@@ -57,3 +57,20 @@ def test_predictions_of_images_not_in_the_data_folder_are_a_clear_error(tmp_path
              **{label: np.zeros(1) for label in LABELS}, jaccard=np.zeros(1))
     assert main(["--data", str(data), str(run)]) == 2
     assert "none of the runs' held-out images is in this data folder" in capsys.readouterr().err
+
+
+def test_an_ensemble_is_scored_on_the_mean_of_its_networks(tmp_path, capsys):
+    """Two networks each wrong on a different half of the small lesions: their mean is a tie there."""
+    samples = read_split(split_with_three_lesion_sizes(tmp_path / "data"))
+    labels = np.stack([s.labels for s in samples]).astype(float)
+    index = np.arange(len(samples))[:, None]
+    a = write_run(tmp_path / "a", samples, np.where(index < 15, 1 - labels, labels))
+    b = write_run(tmp_path / "b", samples, np.where((index >= 15) & (index < 30), 1 - labels, labels))
+    by_image = read_out_of_fold_by_image([a], [[b]])
+    np.testing.assert_allclose(by_image[samples[0].image_id], 0.5)
+    np.testing.assert_allclose(by_image[samples[40].image_id], labels[40])
+    assert main(["--data", str(tmp_path / "data"), "--bootstrap", "20", str(a), "--ensemble-with", str(b)]) == 0
+    assert "| melanoma | small lesions" in capsys.readouterr().out
+    write_run(tmp_path / "c", samples[:60], labels[:60])
+    assert main(["--data", str(tmp_path / "data"), str(a), "--ensemble-with", str(tmp_path / "c")]) == 2
+    assert "same images" in capsys.readouterr().err
