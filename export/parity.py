@@ -70,6 +70,7 @@ def compare(reference: Runner, candidate: Runner, batch: np.ndarray, tolerance: 
     if "mask" in expected:
         flips = float(np.mean((expected["mask"] >= 0.5) != (actual["mask"] >= 0.5)))
     report = ParityReport(len(batch), source, diffs, flips)
-    if max(diffs.values()) > tolerance.probability or flips > tolerance.mask_flip_fraction:
+    worst = float(np.max(list(diffs.values())))  # NaN, not the largest number, when an output is NaN
+    if not np.isfinite(worst) or worst > tolerance.probability or flips > tolerance.mask_flip_fraction:
         raise ParityError(f"{report} exceeds tolerance {tolerance}")
     return report

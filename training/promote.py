@@ -9,6 +9,8 @@ calibration and metrics only (no optimizer state: about 17 MB instead of 51 MB),
 25 MB the repository allows. Several checkpoints become one LesionEnsemble (stored in float16); its
 calibration is fitted on the mean of the members' out-of-fold predictions, one --calibration-from
 group of fold runs per member, in the members' order (a single checkpoint keeps its own calibration).
+What float16 storage does to an ensemble's outputs is measured on real images (export.parity) before
+the file replaces the old one, and refused beyond the tolerance of an FP16 TensorRT engine.
 """
 from __future__ import annotations
 
@@ -16,6 +18,13 @@ import argparse
 import sys
 from pathlib import Path
 
+from export.parity import (
+    TENSORRT_FP16_TOLERANCE,
+    ParityError,
+    ParityReport,
+    compare,
+    parity_images,
+)
 from training.checkpoint import (
     DEFAULT_MODEL,
     Checkpoint,
@@ -26,6 +35,7 @@ from training.data import DatasetError
 from training.ensemble_check import read_groups
 from training.held_out import pool
 from training.models import LesionEnsemble
+from training.predict import TorchPredictor
 from training.train import fit_calibration
 
 MAX_BYTES = 25 * 1024 * 1024
@@ -42,6 +52,13 @@ def ensemble(checkpoints: list[Checkpoint], calibration_from: list[list[Path]]) 
                "members": [c.metrics for c in checkpoints], "calibration_images": len(labels)}
     return Checkpoint(LesionEnsemble([c.model for c in checkpoints]), fit_calibration(labels, mean),
                       max(c.epoch for c in checkpoints), metrics)
+
+
+def float16_parity(ckpt: Checkpoint, stored: Path) -> ParityReport:
+    """The ensemble as trained (float32) against the file as stored (float16 weights), on real images."""
+    batch, source = parity_images()
+    return compare(TorchPredictor(ckpt.model), TorchPredictor(load_checkpoint(stored).model), batch,
+                   TENSORRT_FP16_TOLERANCE, source)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,7 +82,16 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, DatasetError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    save_checkpoint(args.output, ckpt)
+    candidate = args.output.with_name(args.output.name + ".candidate")
+    save_checkpoint(candidate, ckpt)
+    if isinstance(ckpt.model, LesionEnsemble):
+        try:
+            print(f"float16 weights: {float16_parity(ckpt, candidate)}")
+        except ParityError as err:
+            candidate.unlink()
+            print(f"error: float16 storage changes the outputs too much: {err}", file=sys.stderr)
+            return 1
+    candidate.replace(args.output)
     size = args.output.stat().st_size
     print(f"{args.output}: epoch {ckpt.epoch}, {len(args.checkpoints)} network(s), {size / 1e6:.1f} MB")
     if size > MAX_BYTES:

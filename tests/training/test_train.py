@@ -102,7 +102,7 @@ def test_promote_strips_the_optimizer_and_keeps_calibration(tmp_path, small_isic
     assert promote_main([str(tmp_path / "missing.pt")]) == 2
 
 
-def test_promote_makes_an_ensemble_calibrated_on_the_mean_of_its_members_held_out_predictions(tmp_path):
+def test_promote_makes_an_ensemble_calibrated_on_the_mean_of_its_members_held_out_predictions(tmp_path, capsys):
     from training.checkpoint import Checkpoint, save_checkpoint
     from training.held_out import HELD_OUT_FILE
     from training.models import LesionEnsemble
@@ -127,6 +127,8 @@ def test_promote_makes_an_ensemble_calibrated_on_the_mean_of_its_members_held_ou
     out = tmp_path / "default.pt"
     assert promote_main([str(tmp_path / "member0.pt"), str(tmp_path / "member1.pt"), *groups[0], *groups[1],
                          "--output", str(out)]) == 0
+    assert "float16 weights: parity on 8" in capsys.readouterr().out
+    assert not out.with_name(out.name + ".candidate").exists()
     shipped = load_checkpoint(out)
     assert isinstance(shipped.model, LesionEnsemble) and shipped.metrics["held_out_fold"] == -1
     mean = (raw[0] + raw[1]) / 2
@@ -141,3 +143,30 @@ def test_promote_makes_an_ensemble_calibrated_on_the_mean_of_its_members_held_ou
     assert out.stat().st_size < 0.6 * sum((tmp_path / f"member{m}.pt").stat().st_size for m in range(2))
     assert promote_main([str(tmp_path / "member0.pt"), str(tmp_path / "member1.pt"), *groups[0]]) == 2
     assert promote_main([str(tmp_path / "member0.pt"), *groups[0]]) == 2
+
+
+def test_promote_refuses_an_ensemble_that_float16_breaks_and_keeps_the_old_model(tmp_path, capsys):
+    """Weights beyond float16's range (65504) overflow when stored: NaN outputs must not pass the check."""
+    from training.checkpoint import Checkpoint, save_checkpoint
+    from training.held_out import HELD_OUT_FILE
+    from training.promote import main as promote_main
+
+    torch.manual_seed(0)
+    members = [LesionNet(ModelConfig(encoder="inception", task=t, pretrained=False)).eval() for t in ("multi", "cls")]
+    with torch.no_grad():
+        next(members[1].parameters()).mul_(1e6)
+    groups = []
+    for m, model in enumerate(members):
+        save_checkpoint(tmp_path / f"member{m}.pt", Checkpoint(model, metrics={"held_out_fold": -1}))
+        run = tmp_path / f"member{m}" / "fold0"
+        run.mkdir(parents=True)
+        labels = np.tile([[1, 0], [0, 1], [0, 0], [1, 0]], (10, 1)).astype(np.float32)
+        np.savez(run / HELD_OUT_FILE, image_ids=np.array([f"ISIC_{i:07d}" for i in range(40)]), labels=labels,
+                 melanoma=np.linspace(0.1, 0.9, 40), seborrheic_keratosis=np.linspace(0.9, 0.1, 40), jaccard=np.zeros(40))
+        groups += ["--calibration-from", str(run)]
+    out = tmp_path / "default.pt"
+    out.write_bytes(b"the model shipped before")
+    assert promote_main([str(tmp_path / "member0.pt"), str(tmp_path / "member1.pt"), *groups, "--output", str(out)]) == 1
+    assert "float16 storage changes the outputs too much" in capsys.readouterr().err
+    assert out.read_bytes() == b"the model shipped before"
+    assert not out.with_name(out.name + ".candidate").exists()
