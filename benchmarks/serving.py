@@ -4,8 +4,9 @@ Prints tables (p50/p95/p99 latency, images/s) for:
   1. the network: PyTorch eager and in-process ONNX Runtime (one caller), Triton over HTTP, gRPC and
      HTTP with system shared memory, at batch 1 and 8 and client concurrency 1, 4 and 16;
   2. one image through the whole pipeline (bytes in, mask + probabilities out) vs the same work in-process;
-  3. the multi-task network served vs the two single-task networks (seg + cls, same encoder) served side
-     by side, each image sent to both;
+  3. one multi-task network served vs the two single-task networks (seg + cls, same encoder) served side
+     by side, each image sent to both (all three untrained, so the comparison holds whatever is shipped,
+     an ensemble included);
 and the targets' verdicts. Every measured configuration runs for --seconds after a short warmup, so the
 whole run is bounded (about 3 minutes by default, about 1 with --quick).
 
@@ -54,7 +55,8 @@ from training.models import LesionNet, ModelConfig
 from training.predict import OnnxPredictor, TorchPredictor
 
 TIMEOUT_S = 120
-SINGLE_TASK = {"seg": "lesion_net_seg", "cls": "lesion_net_cls"}
+ARCHITECTURES = {"multi": "lesion_net_multi", "seg": "lesion_net_seg", "cls": "lesion_net_cls"}
+SINGLE_TASK = ("seg", "cls")
 console = Console(width=110)
 
 Call = Callable[[], None]  # one request (or one in-process run) of a whole batch
@@ -217,7 +219,7 @@ def triton_side_by_side(endpoints: Endpoints, batch: np.ndarray) -> Callable[[],
         tensor.set_data_from_numpy(batch)
 
         def call() -> None:
-            pending = [client.async_infer(model, [tensor]) for model in SINGLE_TASK.values()]
+            pending = [client.async_infer(ARCHITECTURES[task], [tensor]) for task in SINGLE_TASK]
             for request in pending:
                 request.get_result(timeout=TIMEOUT_S)
 
@@ -228,10 +230,10 @@ def triton_side_by_side(endpoints: Endpoints, batch: np.ndarray) -> Callable[[],
 
 # ---- setup -----------------------------------------------------------------------------------------
 
-def single_task_config(task: str) -> str:
-    """lesion_net's CPU config renamed, with only the outputs of a single-task network."""
+def architecture_config(task: str) -> str:
+    """lesion_net's CPU config renamed, with only the outputs of a network of this task."""
     config = text_format.Parse((DEFAULT_REPOSITORY / NETWORK.name / "config.pbtxt").read_text(), mc.ModelConfig())
-    config.name = SINGLE_TASK[task]
+    config.name = ARCHITECTURES[task]
     keep = LesionNet(ModelConfig(task=task, pretrained=False)).outputs
     kept = [o for o in config.output if o.name in keep]
     del config.output[:]
@@ -244,12 +246,12 @@ def build_repository(root: Path, ckpt: Checkpoint) -> Path:
     shutil.copytree(DEFAULT_REPOSITORY, repository, ignore=shutil.ignore_patterns(
         "model.onnx", "model.plan", "calibration.json", "__pycache__"))
     export_repository(ckpt, repository, parity=False, tensorrt=False)
-    for task, name in SINGLE_TASK.items():
+    for task, name in ARCHITECTURES.items():
         model = LesionNet(ModelConfig(task=task, pretrained=False)).eval()
         (repository / name / "1").mkdir(parents=True)
         shutil.copy(repository / NETWORK.name / "1" / "model.py", repository / name / "1" / "model.py")
         export_onnx(model, repository / name / "1" / "model.onnx")
-        (repository / name / "config.pbtxt").write_text(single_task_config(task))
+        (repository / name / "config.pbtxt").write_text(architecture_config(task))
     return repository
 
 
@@ -363,7 +365,8 @@ def _plan(ckpt, ort_multi, repository, endpoints, images, jpeg, threads) -> list
         plan.append((PIPELINE_SECTION, "Triton pipeline, HTTP", triton_pipeline(endpoints, jpeg), 1, c))
     for b, c in ((1, 4), (8, 4)):
         batch = np.ascontiguousarray(images[:b])
-        plan.append((TASKS_SECTION, "multi-task, Triton HTTP", triton_network("http", endpoints, batch), b, c))
+        multi = triton_network("http", endpoints, batch, ARCHITECTURES["multi"])
+        plan.append((TASKS_SECTION, "multi-task, Triton HTTP", multi, b, c))
         plan.append((TASKS_SECTION, "seg + cls, Triton HTTP", triton_side_by_side(endpoints, batch), b, c))
     return plan
 
