@@ -3,15 +3,18 @@ import numpy as np
 
 from lesion.contract import LABELS
 from training.checkpoint import DEFAULT_MODEL, load_checkpoint
+from training.models import LesionEnsemble
 from training.predict import TorchPredictor, predict_samples
 
 
 def test_default_model_is_committed_small_and_calibrated():
     assert DEFAULT_MODEL.stat().st_size < 25 * 1024 * 1024
     ckpt = load_checkpoint()
-    assert ckpt.model.config.task == "multi"
+    assert isinstance(ckpt.model, LesionEnsemble), "the multi-task + classification-only ensemble (MODEL_CARD.md)"
+    assert [member.config.task for member in ckpt.model.members] == ["multi", "cls"]
     assert ckpt.optimizer_state is None
-    assert ckpt.metrics["held_out_fold"] == -1, "the default model is trained on all 2000 training images"
+    assert [m["held_out_fold"] for m in ckpt.metrics["members"]] == [-1, -1], "both trained on all 2000 images"
+    assert ckpt.metrics["held_out_fold"] == -1
     for label in LABELS:
         assert "Platt" in ckpt.calibration.labels[label].description
 
