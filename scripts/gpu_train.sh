@@ -13,8 +13,9 @@
 # (everything but checkpoints; repacked after every finished run, so a cut-off call still returns what
 # finished) and the promoted model in 15 MB parts:  cat shipped.pt.part-* > models/lesion_multitask.pt
 # (the all-data classification-only network likewise: cat all_cls.pt.part-* > runs/all_cls.pt)
-# Knobs: EPOCHS (40), SLOTS (8), DEADLINE (460 s), ROOT (runs/gpu), LIMIT (first N images, smoke
-# tests), DEVICE (cuda), SKIP_WHEELS=1 (the packages are installed),
+# Knobs: EPOCHS (40), SEED (0; with another seed give another ROOT too), SLOTS (8), DEADLINE (460 s),
+# ROOT (runs/gpu), LIMIT (first N images, smoke tests), DEVICE (cuda), SKIP_WHEELS=1 (the packages are
+# installed),
 # ONLY (a regular expression over the job names: all, all_cls, report/<encoder>-<task>/fold<k>,
 # lesion_pooling/efficientnet_lite0-multi/fold<k>), e.g. ONLY='lite0-(cls/fold[234]|seg)'.
 # Measured on one H200 (third session): 8 runs at once keep it busy (median 94 %); the 5 recipe folds, the
@@ -31,7 +32,7 @@ export ROOT=${ROOT:-runs/gpu} OUT=${OUT:-runs/gpu_out} EPOCHS=${EPOCHS:-40} STAR
 DEADLINE=${DEADLINE:-460}
 SLOTS=${SLOTS:-8}
 FOLDS_FILE=splits/isic2017_training_5fold_seed0.json
-COMMON="--data .data/isic2017-256 --epochs $EPOCHS --batch-size 32 --workers 2 --seed 0 --folds-file $FOLDS_FILE"
+COMMON="--data .data/isic2017-256 --epochs $EPOCHS --batch-size 32 --workers 2 --seed ${SEED:-0} --folds-file $FOLDS_FILE"
 COMMON+=" --device ${DEVICE:-cuda}${LIMIT:+ --limit $LIMIT}"
 export COMMON DEADLINE
 mkdir -p "$OUT" "$ROOT/logs"
