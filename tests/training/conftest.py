@@ -8,6 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from lesion.contract import LABELS
+from training.held_out import HELD_OUT_FILE
+
 PREFIX = "ISIC-2017_Training"
 
 
@@ -29,6 +32,15 @@ def write_split(root: Path, n: int = 4, size: tuple[int, int] = (48, 40), masks:
                 mask[size[1] // 4 : 3 * size[1] // 4, size[0] // 4 : 3 * size[0] // 4] = 255
                 Image.fromarray(mask).save(root / f"{PREFIX}_Part1_GroundTruth" / f"{image_id}_segmentation.png")
             writer.writerow([image_id, float(i % 3 == 1), float(i % 3 == 2)])
+    return root
+
+
+def write_held_out_run(root: Path, samples, scores: np.ndarray) -> Path:
+    """A fold run's held-out predictions file: these samples' ids and labels, scores as N x LABELS."""
+    root.mkdir(parents=True)
+    np.savez(root / HELD_OUT_FILE, image_ids=np.array([s.image_id for s in samples]),
+             labels=np.stack([s.labels for s in samples]),
+             **{label: scores[:, i] for i, label in enumerate(LABELS)}, jaccard=np.zeros(len(samples)))
     return root
 
 

@@ -11,7 +11,7 @@ from training.data import read_split
 from training.held_out import HELD_OUT_FILE, read_out_of_fold_by_image
 from training.subgroup_check import main, subgroups
 
-from .conftest import PREFIX, write_split
+from .conftest import PREFIX, write_held_out_run, write_split
 
 
 def split_with_three_lesion_sizes(root: Path, n: int = 90) -> Path:
@@ -24,20 +24,12 @@ def split_with_three_lesion_sizes(root: Path, n: int = 90) -> Path:
     return root
 
 
-def write_run(root: Path, samples, scores: np.ndarray) -> Path:
-    root.mkdir(parents=True)
-    np.savez(root / HELD_OUT_FILE, image_ids=np.array([s.image_id for s in samples]),
-             labels=np.stack([s.labels for s in samples]),
-             **{label: scores[:, i] for i, label in enumerate(LABELS)}, jaccard=np.zeros(len(samples)))
-    return root
-
-
 def test_a_network_wrong_on_small_lesions_only_shows_it_in_the_small_row(tmp_path):
     samples = read_split(split_with_three_lesion_sizes(tmp_path / "data"))
     labels = np.stack([s.labels for s in samples])
     small = np.arange(len(samples)) < len(samples) // 3
     scores = np.where(small[:, None], 1 - labels, labels)
-    run = write_run(tmp_path / "run", samples, scores)
+    run = write_held_out_run(tmp_path / "run", samples, scores)
     by_image = {s.image_id: scores[i] for i, s in enumerate(samples)}
     rows = {(r.label, r.name.split(" (")[0]): r for r in subgroups(samples, by_image, rounds=50)}
     for label in LABELS:
@@ -64,13 +56,13 @@ def test_an_ensemble_is_scored_on_the_mean_of_its_networks(tmp_path, capsys):
     samples = read_split(split_with_three_lesion_sizes(tmp_path / "data"))
     labels = np.stack([s.labels for s in samples]).astype(float)
     index = np.arange(len(samples))[:, None]
-    a = write_run(tmp_path / "a", samples, np.where(index < 15, 1 - labels, labels))
-    b = write_run(tmp_path / "b", samples, np.where((index >= 15) & (index < 30), 1 - labels, labels))
+    a = write_held_out_run(tmp_path / "a", samples, np.where(index < 15, 1 - labels, labels))
+    b = write_held_out_run(tmp_path / "b", samples, np.where((index >= 15) & (index < 30), 1 - labels, labels))
     by_image = read_out_of_fold_by_image([a], [[b]])
     np.testing.assert_allclose(by_image[samples[0].image_id], 0.5)
     np.testing.assert_allclose(by_image[samples[40].image_id], labels[40])
     assert main(["--data", str(tmp_path / "data"), "--bootstrap", "20", str(a), "--ensemble-with", str(b)]) == 0
     assert "| melanoma | small lesions" in capsys.readouterr().out
-    write_run(tmp_path / "c", samples[:60], labels[:60])
+    write_held_out_run(tmp_path / "c", samples[:60], labels[:60])
     assert main(["--data", str(tmp_path / "data"), str(a), "--ensemble-with", str(tmp_path / "c")]) == 2
     assert "same images" in capsys.readouterr().err
