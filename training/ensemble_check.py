@@ -6,6 +6,9 @@ network alone; then, folds pooled, the mean's AUC minus each network's with a pa
 Whether an ensemble pays is known before anything is trained or shipped.
 
     python -m training.ensemble_check --runs multi/fold0 multi/fold1 --runs cls/fold0 cls/fold1
+
+With --base N the mean of the first N networks is scored too, and the mean of all against it: what the
+networks after the N-th add to an ensemble of the first N (e.g. a third member to a shipped pair).
 """
 from __future__ import annotations
 
@@ -24,15 +27,22 @@ from training.held_out import pool, read_same_images
 Fold = tuple[np.ndarray, list[dict[str, np.ndarray]]]
 
 
-def read_groups(groups: list[list[Path]]) -> list[Fold]:
-    """Per fold: the labels and each network's raw probabilities, their mean appended last."""
+def _mean(probabilities: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    return {label: np.mean([p[label] for p in probabilities], axis=0) for label in LABELS}
+
+
+def read_groups(groups: list[list[Path]], base: int | None = None) -> list[Fold]:
+    """Per fold: the labels and each network's raw probabilities, then (with base) the mean of the
+    first `base` networks, and their mean last."""
     if len({len(g) for g in groups}) != 1:
         raise DatasetError("every --runs group needs the same number of fold runs")
+    if base is not None and not 2 <= base < len(groups):
+        raise DatasetError(f"--base {base}: give a number from 2 to {len(groups) - 1} (the --runs groups less one)")
     folds = []
     for runs in zip(*groups):
         labels, probabilities = read_same_images(list(runs))
-        mean = {label: np.mean([p[label] for p in probabilities], axis=0) for label in LABELS}
-        folds.append((labels, [*probabilities, mean]))
+        first = [_mean(probabilities[:base])] if base else []
+        folds.append((labels, [*probabilities, *first, _mean(probabilities)]))
     return folds
 
 
@@ -68,10 +78,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--runs", type=Path, nargs="+", action="append", required=True, metavar="RUN",
                    help="one network's fold runs; give --runs once per network")
     p.add_argument("--bootstrap", type=int, default=1000, metavar="N", help="paired resamplings of the images")
+    p.add_argument("--base", type=int, default=None, metavar="N",
+                   help="also score the mean of the first N networks, and the mean of all against it")
     args = p.parse_args(argv)
     names = [f"network {i + 1} ({g[0].parent.name})" for i, g in enumerate(args.runs)]
+    names += [f"mean of networks 1-{args.base}"] if args.base else []
     try:
-        folds = read_groups(args.runs)
+        folds = read_groups(args.runs, args.base)
     except DatasetError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -41,3 +41,18 @@ def test_runs_that_held_out_different_images_are_refused(tmp_path, capsys):
     b = write_network(tmp_path / "b", labels, 2, ids[::-1].copy())
     assert main(["--runs", str(a), "--runs", str(b)]) == 2
     assert "did not hold out the same images" in capsys.readouterr().err
+
+
+def test_base_scores_what_a_third_network_adds_to_a_pair(tmp_path, capsys):
+    labels = (np.random.default_rng(0).random((600, len(LABELS))) < 0.3).astype(np.float32)
+    ids = np.array([f"ISIC_{i:07d}" for i in range(len(labels))])
+    runs = [write_network(tmp_path / name, labels, seed, ids) for name, seed in (("a", 1), ("b", 2), ("c", 3))]
+    folds = read_groups([[r] for r in runs], base=2)
+    *alone, pair, trio = fold_aucs(folds[0])
+    np.testing.assert_allclose(folds[0][1][3][LABELS[0]], (folds[0][1][0][LABELS[0]] + folds[0][1][1][LABELS[0]]) / 2)
+    assert len(alone) == 3 and all(trio[label] > pair[label] for label in LABELS)
+    argv = ["--bootstrap", "50", "--base", "2", *(a for r in runs for a in ("--runs", str(r)))]
+    assert main(argv) == 0
+    assert "A = mean of all, B = mean of networks 1-2, folds pooled" in capsys.readouterr().out
+    assert main([*argv[:3], "3", *argv[4:]]) == 2
+    assert "--base 3: give a number from 2 to 2" in capsys.readouterr().err
