@@ -34,8 +34,8 @@ from training.frozen_features_check import (
 )
 from training.held_out import read_out_of_fold_by_image
 
-CUES = ("log area share", "compactness", "solidity", "eccentricity", "asymmetry, minor axis",
-        "asymmetry, major axis", "border sharpness", "touches the frame",
+CUES = ("log area share", "compactness", "solidity", "eccentricity", "asymmetry, the more symmetric axis",
+        "asymmetry, the less symmetric axis", "border sharpness", "touches the frame",
         "L mean", "a mean", "b mean", "L spread", "a spread", "b spread",
         "L contrast", "a contrast", "b contrast")
 RING = 15
