@@ -77,8 +77,8 @@ def cues(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
         raise DatasetError("the mask has no lesion to measure")
     lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB).astype(np.float32)
     ring = (cv2.dilate(mask.astype(np.uint8), np.ones((2 * RING + 1,) * 2, np.uint8)) > 0) & ~mask
-    skin = lab[ring].mean(0) if ring.any() else lab[~mask].mean(0) if (~mask).any() else lab[mask].mean(0)
     inside = lab[mask]
+    skin = lab[ring].mean(0) if ring.any() else inside.mean(0)  # no ring only when the lesion fills the photo
     compactness, solidity, sharpness, frame = _border(mask, lab[..., 0])
     return np.array([np.log(mask.mean()), compactness, solidity, *_asymmetry(mask), sharpness, frame,
                      *inside.mean(0), *inside.std(0), *(inside.mean(0) - skin)], dtype=np.float64)
