@@ -24,6 +24,7 @@ class Checkpoint:
     epoch: int = 0
     metrics: dict = field(default_factory=dict)
     optimizer_state: dict | None = None
+    training_weights: dict | None = None  # the optimised weights, where `model` holds their moving average
 
 
 def save_checkpoint(path: Path, ckpt: Checkpoint) -> None:
@@ -42,6 +43,8 @@ def save_checkpoint(path: Path, ckpt: Checkpoint) -> None:
     }
     if ckpt.optimizer_state is not None:
         state["optimizer"] = ckpt.optimizer_state
+    if ckpt.training_weights is not None:
+        state["training_weights"] = ckpt.training_weights
     tmp = path.with_suffix(path.suffix + ".tmp")
     torch.save(state, tmp)
     tmp.replace(path)
@@ -64,6 +67,7 @@ def load_checkpoint(path: Path | None = None, map_location: str = "cpu") -> Chec
         epoch=state.get("epoch", 0),
         metrics=state.get("metrics", {}),
         optimizer_state=state.get("optimizer"),
+        training_weights=state.get("training_weights"),
     )
 
 

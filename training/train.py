@@ -11,6 +11,10 @@ checkpoints: those of --calibration-from runs when given (how an all-data model 
 cross-validation), else the run's own held-out fold.
 
     python -m training.train --fold -1 --output runs/all --calibration-from runs/fold0 runs/fold1
+
+With --ema-decay the run delivers an exponential moving average of the weights (updated after every
+step): it is what is scored, selected and saved as the model; the optimised weights' held-out metrics
+are logged beside it as raw_* columns, so one run compares the two on the same fold.
 """
 from __future__ import annotations
 
@@ -24,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
@@ -67,6 +72,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--workers", type=int, default=None, help="data loader workers (default: 0 on CPU, 6 on GPU)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--resume", action="store_true", help="continue from <output>/last.pt")
+    p.add_argument("--ema-decay", type=float, default=None, metavar="DECAY",
+                   help="deliver the moving average of the weights with this decay per step (e.g. 0.998)")
     p.add_argument("--calibration-from", type=Path, nargs="+", default=None, metavar="RUN",
                    help="fit the calibration on these runs' held-out predictions (cross-validation folds)")
     return p.parse_args(argv)
@@ -86,7 +93,8 @@ def split_samples(args: argparse.Namespace):
     return train, held_out
 
 
-def train_one_epoch(model, loader, loss_fn, optimizer, scheduler, device: str, epoch: int) -> dict[str, float]:
+def train_one_epoch(model, loader, loss_fn, optimizer, scheduler, device: str, epoch: int,
+                    ema: AveragedModel | None = None) -> dict[str, float]:
     model.train()
     totals: dict[str, float] = {}
     bar = tqdm(loader, desc=f"epoch {epoch}", unit="batch", leave=False)
@@ -100,10 +108,17 @@ def train_one_epoch(model, loader, loss_fn, optimizer, scheduler, device: str, e
         losses["loss"].backward()
         optimizer.step()
         scheduler.step()
+        if ema is not None:
+            ema.update_parameters(model)
         for key, value in losses.items():
             totals[key] = totals.get(key, 0.0) + value.item() * len(image)
         bar.set_postfix(loss=f"{losses['loss'].item():.3f}")
     return {f"train_{k}": v / len(loader.dataset) for k, v in totals.items()}
+
+
+def held_out_metrics(model, held_out, device: str) -> dict:
+    return compute_metrics(predict_samples(TorchPredictor(model, device=device), held_out, progress=False),
+                           Calibration())
 
 
 def fit_calibration(labels: np.ndarray, probabilities: dict[str, np.ndarray]) -> Calibration:
@@ -156,10 +171,17 @@ def main(argv: list[str] | None = None) -> int:
     labels = torch.from_numpy(np.stack([s.labels for s in train_samples]))
     loss_fn = MultiTaskLoss(label_pos_weight(labels), args.seg_weight, args.cls_weight)
 
+    ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(args.ema_decay), use_buffers=True) \
+        if args.ema_decay else None
+    delivered = ema.module if ema else model
+
     start_epoch, best = 1, -1.0
     if args.resume and (args.output / "last.pt").exists():
         ckpt = load_checkpoint(args.output / "last.pt", map_location=device)
-        model.load_state_dict(ckpt.model.state_dict())
+        model.load_state_dict(ckpt.training_weights or ckpt.model.state_dict())
+        if ema:
+            ema.module.load_state_dict(ckpt.model.state_dict())
+            ema.n_averaged.fill_(1)
         optimizer.load_state_dict(ckpt.optimizer_state)
         start_epoch, best = ckpt.epoch + 1, float(ckpt.metrics.get("best_score", -1.0))
         print(f"resumed from epoch {ckpt.epoch}")
@@ -170,11 +192,12 @@ def main(argv: list[str] | None = None) -> int:
 
     for epoch in range(start_epoch, args.epochs + 1):
         started = time.time()
-        row = {"epoch": epoch, **train_one_epoch(model, loader, loss_fn, optimizer, scheduler, device, epoch)}
+        row = {"epoch": epoch, **train_one_epoch(model, loader, loss_fn, optimizer, scheduler, device, epoch, ema)}
         row["train_seconds"] = round(time.time() - started, 1)
         if held_out:
-            row.update(compute_metrics(predict_samples(TorchPredictor(model, device=device), held_out, progress=False),
-                                       Calibration()))
+            row.update(held_out_metrics(delivered, held_out, device))
+        if held_out and ema:
+            row.update({f"raw_{k}": v for k, v in held_out_metrics(model, held_out, device).items() if k != "n_images"})
         row["score"] = score(row)
         improved = held_out and row["score"] > best
         best = max(best, row["score"]) if held_out else best
@@ -182,9 +205,10 @@ def main(argv: list[str] | None = None) -> int:
         print(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items() if v is not None))
         metrics = {**row, "best_score": best, "held_out_fold": args.fold}
         if improved or not held_out:
-            save_checkpoint(args.output / "best.pt", Checkpoint(model, epoch=epoch, metrics=metrics))
-        save_checkpoint(args.output / "last.pt", Checkpoint(model, epoch=epoch, metrics=metrics,
-                                                            optimizer_state=optimizer.state_dict()))
+            save_checkpoint(args.output / "best.pt", Checkpoint(delivered, epoch=epoch, metrics=metrics))
+        save_checkpoint(args.output / "last.pt", Checkpoint(
+            delivered, epoch=epoch, metrics=metrics, optimizer_state=optimizer.state_dict(),
+            training_weights=model.state_dict() if ema else None))
         model.to(memory_format=torch.channels_last)
 
     if held_out:

@@ -170,3 +170,20 @@ def test_promote_refuses_an_ensemble_that_float16_breaks_and_keeps_the_old_model
     assert "float16 storage changes the outputs too much" in capsys.readouterr().err
     assert out.read_bytes() == b"the model shipped before"
     assert not out.with_name(out.name + ".candidate").exists()
+
+
+def test_moving_average_run_delivers_the_average_logs_the_raw_weights_and_resumes(small_isic_copy, tmp_path):
+    out = tmp_path / "run"
+    args = ["--data", str(small_isic_copy), "--output", str(out), "--epochs", "1", "--batch-size", "8", "--folds", "3",
+            "--fold", "0", "--folds-file", str(tmp_path / "folds.json"), "--task", "cls", "--ema-decay", "0.5"]
+    assert train_main(args) == 0
+    last = load_checkpoint(out / "last.pt")
+    average, raw = last.model.state_dict(), last.training_weights
+    assert raw is not None and average.keys() == raw.keys()
+    assert not all(torch.equal(average[k], raw[k]) for k in raw)
+    header = (out / "log.csv").read_text().splitlines()[0].split(",")
+    assert {"auc_melanoma", "raw_auc_melanoma", "raw_auc_mean"} <= set(header)
+    args[args.index("--epochs") + 1] = "2"
+    assert train_main(args + ["--resume"]) == 0
+    resumed = load_checkpoint(out / "last.pt")
+    assert resumed.epoch == 2 and not all(torch.equal(resumed.training_weights[k], raw[k]) for k in raw)
