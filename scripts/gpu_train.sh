@@ -13,7 +13,8 @@
 # (everything but checkpoints; repacked after every finished run, so a cut-off call still returns what
 # finished) and the promoted model in 15 MB parts:  cat shipped.pt.part-* > models/lesion_multitask.pt
 # (the all-data classification-only network likewise: cat all_cls.pt.part-* > runs/all_cls.pt)
-# Knobs: EPOCHS (40), SEED (0; with another seed give another ROOT too), SLOTS (8), DEADLINE (460 s),
+# Knobs: EPOCHS (40), SEED (0; with another seed give another ROOT too), EMA (a --ema-decay, e.g. 0.998;
+# with another ROOT), SLOTS (8), DEADLINE (460 s),
 # ROOT (runs/gpu), LIMIT (first N images, smoke tests), DEVICE (cuda), SKIP_WHEELS=1 (the packages are
 # installed),
 # ONLY (a regular expression over the job names: all, all_cls, report/<encoder>-<task>/fold<k>,
@@ -32,7 +33,7 @@ export ROOT=${ROOT:-runs/gpu} OUT=${OUT:-runs/gpu_out} EPOCHS=${EPOCHS:-40} STAR
 DEADLINE=${DEADLINE:-460}
 SLOTS=${SLOTS:-8}
 FOLDS_FILE=splits/isic2017_training_5fold_seed0.json
-COMMON="--data .data/isic2017-256 --epochs $EPOCHS --batch-size 32 --workers 2 --seed ${SEED:-0} --folds-file $FOLDS_FILE"
+COMMON="--data .data/isic2017-256 --epochs $EPOCHS --batch-size 32 --workers 2 --seed ${SEED:-0} --folds-file $FOLDS_FILE${EMA:+ --ema-decay $EMA}"
 COMMON+=" --device ${DEVICE:-cuda}${LIMIT:+ --limit $LIMIT}"
 export COMMON DEADLINE
 mkdir -p "$OUT" "$ROOT/logs"
