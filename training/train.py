@@ -181,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         model.load_state_dict(ckpt.training_weights or ckpt.model.state_dict())
         if ema:
             ema.module.load_state_dict(ckpt.model.state_dict())
-            ema.n_averaged.fill_(1)
+            ema.n_averaged.fill_(1)  # else the first update would copy the weights instead of averaging
         optimizer.load_state_dict(ckpt.optimizer_state)
         start_epoch, best = ckpt.epoch + 1, float(ckpt.metrics.get("best_score", -1.0))
         print(f"resumed from epoch {ckpt.epoch}")
