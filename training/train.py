@@ -224,8 +224,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def save_held_out_predictions(output: Path, held_out, device: str) -> None:
     """The best model's held-out predictions: for reports and for calibrating (this or an all-data model)."""
-    best = load_checkpoint(output / "best.pt", map_location=device)
-    pred = predict_samples(TorchPredictor(best.model, device=device), held_out, progress=False)
+    write_held_out_predictions(output, load_checkpoint(output / "best.pt", map_location=device).model, held_out, device)
+
+
+def write_held_out_predictions(output: Path, model, held_out, device: str = "cpu") -> None:
+    pred = predict_samples(TorchPredictor(model, device=device), held_out, progress=False)
     probabilities = {label: pred.probability_array(label) for label in LABELS if pred.probabilities[label]}
     np.savez(output / HELD_OUT_FILE, image_ids=np.array(pred.image_ids), labels=pred.label_array(),
              **probabilities, jaccard=np.array(pred.jaccard))
