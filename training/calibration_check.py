@@ -10,6 +10,10 @@ as `training.train --calibration-from` fits them) and applied to this fold's; th
 An ensemble (training.promote with several checkpoints) is checked the same way on the mean of its
 members' held-out probabilities: add each further member's fold runs, same folds in the same order,
     python -m training.calibration_check multi/fold{0,1,2,3,4} --ensemble-with cls/fold{0,1,2,3,4}
+
+With --model the calibration stored in a checkpoint is scored as it is instead (no fitting): on folds it
+was not fitted on, that is the shipped operating point measured on images it never saw,
+    python -m training.calibration_check --model models/lesion_multitask.pt multi/fold4 --ensemble-with cls/fold4
 """
 from __future__ import annotations
 
@@ -21,7 +25,9 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import brier_score_loss, log_loss
 
+from lesion.calibration import Calibration
 from lesion.contract import LABELS
+from training.checkpoint import load_checkpoint
 from training.data import DatasetError
 from training.ensemble_check import read_groups
 from training.held_out import pool, read_folds
@@ -51,14 +57,27 @@ def cross_fit(runs: list[Path], ensemble_with: list[list[Path]] | None = None) -
     """
     if len(runs) < 2:
         raise DatasetError("cross-fitting needs the held-out predictions of at least two folds")
+    folds = _read(runs, ensemble_with)
+    return _score(folds, [fit_calibration(*pool([f for j, f in enumerate(folds) if j != k])) for k in range(len(folds))])
+
+
+def stored(calibration: Calibration, runs: list[Path], ensemble_with: list[list[Path]] | None = None) -> list[LabelCheck]:
+    """Per label: a stored calibration (a checkpoint's) scored as it is on these runs' held-out predictions."""
+    folds = _read(runs, ensemble_with)
+    return _score(folds, [calibration] * len(folds))
+
+
+def _read(runs: list[Path], ensemble_with: list[list[Path]] | None) -> list[tuple[np.ndarray, dict[str, np.ndarray]]]:
     if ensemble_with:
-        folds = [(labels, probabilities[-1]) for labels, probabilities in read_groups([runs, *ensemble_with])]
-    else:
-        folds = read_folds(runs)
+        return [(labels, probabilities[-1]) for labels, probabilities in read_groups([runs, *ensemble_with])]
+    return read_folds(runs)
+
+
+def _score(folds: list[tuple[np.ndarray, dict[str, np.ndarray]]], calibrations: list[Calibration]) -> list[LabelCheck]:
+    """Each fold's raw probabilities through its calibration (the one at the same index), pooled."""
     calibrated = {label: [] for label in LABELS}
     decisions = {label: [] for label in LABELS}
-    for k, (labels, raw) in enumerate(folds):
-        calibration = fit_calibration(*pool([fold for j, fold in enumerate(folds) if j != k]))
+    for (labels, raw), calibration in zip(folds, calibrations):
         for label in LABELS:
             c = calibration.labels[label]
             calibrated[label].append(c.probability(raw[label]))
@@ -105,7 +124,7 @@ def plot_reliability(checks: list[LabelCheck], path: Path, bins: int = 10) -> No
 
     fig, axes = plt.subplots(1, len(checks), figsize=(5 * len(checks), 4.5))
     for check, ax in zip(checks, axes):
-        for name, probability in (("raw network output", check.raw), ("Platt-calibrated (cross-fitted)", check.calibrated)):
+        for name, probability in (("raw network output", check.raw), ("Platt-calibrated", check.calibrated)):
             observed, predicted = calibration_curve(check.truth, probability, n_bins=bins, strategy="quantile")
             ax.plot(predicted, observed, "o-", label=name)
         ax.plot([0, 1], [0, 1], "k:", lw=0.8)
@@ -123,10 +142,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--ensemble-with", type=Path, nargs="+", action="append", default=[], metavar="RUN",
                    help="another ensemble member's fold runs (same folds, same order); repeat per member")
     p.add_argument("--plot", type=Path, default=None, metavar="PNG", help="also draw reliability curves here")
+    p.add_argument("--model", type=Path, default=None, metavar="CKPT",
+                   help="score this checkpoint's stored calibration instead of cross-fitting one")
     args = p.parse_args(argv)
     try:
-        checks = cross_fit(args.runs, args.ensemble_with)
-    except DatasetError as err:
+        if args.model:
+            checks = stored(load_checkpoint(args.model).calibration, args.runs, args.ensemble_with)
+        else:
+            checks = cross_fit(args.runs, args.ensemble_with)
+    except (DatasetError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(table(checks))

@@ -5,9 +5,12 @@ from pathlib import Path
 
 import numpy as np
 
+from lesion.calibration import Calibration, LabelCalibration
 from lesion.contract import LABELS
-from training.calibration_check import cross_fit, main
+from training.calibration_check import cross_fit, main, stored
+from training.checkpoint import Checkpoint, save_checkpoint
 from training.held_out import HELD_OUT_FILE
+from training.models import LesionNet, ModelConfig
 
 
 def write_fold_runs(root: Path, folds: int = 5, per_fold: int = 300, seed: int = 0) -> list[Path]:
@@ -83,3 +86,20 @@ def test_an_ensemble_is_checked_on_the_mean_of_its_members_probabilities(tmp_pat
     assert not np.allclose(cross_fit(a)[0].raw, cross_fit(a, [b])[0].raw)
     assert main([str(r) for r in a] + ["--ensemble-with", *map(str, b[:4])]) == 2
     assert "same number of fold runs" in capsys.readouterr().err
+
+
+def test_a_stored_calibration_is_scored_as_it_is_on_any_number_of_folds(tmp_path, capsys):
+    """A checkpoint's thresholds measured on folds they were not fitted on: no refitting, one fold is enough."""
+    runs = write_fold_runs(tmp_path / "runs")
+    strict = Calibration({label: LabelCalibration(threshold=0.999, description="strict") for label in LABELS})
+    melanoma = stored(strict, runs)[0]
+    np.testing.assert_allclose(melanoma.calibrated, melanoma.raw, rtol=1e-5)
+    assert melanoma.sensitivity < 0.3
+    assert cross_fit(runs)[0].sensitivity >= 0.8, "refitted, the same folds reach the 0.90 target"
+    checkpoint = tmp_path / "strict.pt"
+    save_checkpoint(checkpoint, Checkpoint(model=LesionNet(ModelConfig(task="cls", pretrained=False)), calibration=strict))
+    assert main(["--model", str(checkpoint), str(runs[0])]) == 0
+    only_fold0 = stored(strict, runs[:1])[0]
+    assert f"| melanoma | {only_fold0.brier_raw:.3f} -> {only_fold0.brier_calibrated:.3f} |" in capsys.readouterr().out
+    assert main(["--model", str(tmp_path / "missing.pt"), str(runs[0])]) == 2
+    assert "no checkpoint" in capsys.readouterr().err
