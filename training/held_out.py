@@ -14,15 +14,16 @@ from lesion.contract import LABELS
 from training.data import DatasetError
 
 HELD_OUT_FILE = "held_out_predictions.npz"
+JACCARD = "jaccard"
 
 
-def _load(runs: list[Path]) -> list[dict[str, np.ndarray]]:
+def _load(runs: list[Path], require_labels: bool = True) -> list[dict[str, np.ndarray]]:
     missing = [str(run / HELD_OUT_FILE) for run in runs if not (run / HELD_OUT_FILE).exists()]
     if missing:
         raise DatasetError(f"no held-out predictions: {', '.join(missing)} missing "
                            "(train those runs with a held-out fold first)")
     loaded = [dict(np.load(run / HELD_OUT_FILE)) for run in runs]
-    if any(label not in p for p in loaded for label in LABELS):
+    if require_labels and not all(_holds(p, label) for p in loaded for label in LABELS):
         raise DatasetError("a run has no label predictions (segmentation-only?)")
     return loaded
 
@@ -51,12 +52,25 @@ def read_out_of_fold(runs: list[Path]) -> tuple[np.ndarray, dict[str, np.ndarray
     return pool(read_folds(runs))
 
 
-def read_same_images(runs: list[Path]) -> tuple[np.ndarray, list[dict[str, np.ndarray]]]:
-    """Labels and each run's raw probabilities for runs that held out the same images (one fold)."""
-    loaded = _load(runs)
+def read_same_images(runs: list[Path], require_labels: bool = True) -> tuple[np.ndarray, list[dict[str, np.ndarray]]]:
+    """Labels and, per run, its per-image predictions for runs that held out the same images (one fold).
+
+    Each run's dict holds a raw probability per label where it has a classifier and the per-image Jaccard
+    (key JACCARD) where it has a mask; without require_labels a segmentation-only run is accepted.
+    """
+    loaded = _load(runs, require_labels)
     if any(not np.array_equal(loaded[0]["image_ids"], p["image_ids"]) for p in loaded[1:]):
         raise DatasetError(f"{', '.join(map(str, runs))} did not hold out the same images")
-    return loaded[0]["labels"], [{label: p[label] for label in LABELS} for p in loaded]
+    return loaded[0]["labels"], [_predictions(p) for p in loaded]
+
+
+def _predictions(held_out: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return {key: held_out[key] for key in (*LABELS, JACCARD) if _holds(held_out, key)}
+
+
+def _holds(held_out: dict[str, np.ndarray], key: str) -> bool:
+    """Whether a run predicted this per image (older runs wrote empty arrays for what their task lacks)."""
+    return held_out.get(key, np.empty(0)).size > 0
 
 
 def read_out_of_fold_by_image(runs: list[Path], ensemble_with: list[list[Path]] = ()) -> dict[str, np.ndarray]:
