@@ -31,8 +31,15 @@ from tqdm import tqdm
 from lesion.contract import LABELS
 from lesion.metrics import auc
 from lesion.preprocessing import to_network_input
-from training.data import (DatasetError, Sample, load_image, load_mask, load_or_make_folds, make_folds,
-                           read_split)
+from training.data import (
+    DatasetError,
+    Sample,
+    load_image,
+    load_mask,
+    load_or_make_folds,
+    make_folds,
+    read_split,
+)
 from training.encoders import EfficientNetLiteEncoder
 from training.held_out import read_out_of_fold_by_image
 

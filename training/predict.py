@@ -109,9 +109,9 @@ class Predictions:
     def probability_array(self, label: str) -> np.ndarray:
         return np.asarray(self.probabilities[label], dtype=np.float64)
 
-    def subset(self, indices: np.ndarray) -> "Predictions":
+    def subset(self, indices: np.ndarray) -> Predictions:
         """The predictions of these images (repeats allowed: bootstrap resampling)."""
-        pick = lambda values: [values[i] for i in indices] if len(values) else []  # noqa: E731
+        pick = lambda values: [values[i] for i in indices] if len(values) else []
         return Predictions(
             image_ids=pick(self.image_ids), jaccard=pick(self.jaccard), dice=pick(self.dice),
             labels=pick(self.labels), probabilities={k: pick(v) for k, v in self.probabilities.items()},

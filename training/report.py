@@ -21,8 +21,8 @@ import numpy as np
 
 from lesion.contract import LABELS
 from training.encoders import ENCODERS
-from training.models import TASKS
 from training.held_out import HELD_OUT_FILE
+from training.models import TASKS
 from training.train import main as train_main
 
 REPO = Path(__file__).resolve().parent.parent
