@@ -4,7 +4,7 @@ For each encoder (pretrained EfficientNet-Lite0, GoogLeNet-style Inception from 
 (multi-task, segmentation only, classification only) it trains one model per fold (resumable: finished
 folds are skipped, interrupted ones resume), then tabulates held-out metrics (mean and spread over the
 folds) beside the paper's, draws ROC curves from the out-of-fold predictions and a grid of mask overlays
-(best, median, worst) for the multi-task model, and records training times.
+(best, median, worst) for each encoder's multi-task model, and records training times.
 
     python -m training.report --epochs 40                    # the full comparison (GPU machine)
     python -m training.report --summarise-only               # rewrite docs/results.md from runs/report
@@ -165,7 +165,8 @@ def plot_overlays(runs: Path, data: Path, encoder: str, path: Path) -> None:
             p = np.load(npz)
             picks += [(float(j), str(i), run) for j, i in zip(p["jaccard"], p["image_ids"])]
     if not picks:
-        print(f"no multi-task checkpoints under {runs}: mask overlays skipped (tables and ROC curves need none)")
+        print(f"no {encoder} multi-task checkpoints under {runs}: its mask overlays are skipped "
+              "(tables and ROC curves need none)")
         return
     picks.sort()
     chosen = [picks[-1], picks[-2], picks[len(picks) // 2], picks[len(picks) // 2 + 1], picks[1], picks[0]]
@@ -181,7 +182,8 @@ def plot_overlays(runs: Path, data: Path, encoder: str, path: Path) -> None:
         ax.contour(pred, levels=[0.5], colors="magenta", linewidths=1.2)
         ax.set_title(f"{image_id}\nJaccard {score:.3f}", fontsize=8)
         ax.axis("off")
-    fig.suptitle("held-out cases: best, median, worst (green: ground truth, magenta: prediction)", fontsize=9)
+    fig.suptitle(f"{encoder} multi-task, held-out cases: best, median, worst "
+                 "(green: ground truth, magenta: prediction)", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -193,7 +195,8 @@ def write_report(args: argparse.Namespace) -> Path:
     if not results:
         raise SystemExit(f"no finished runs under {args.runs}")
     plot_roc(results, args.docs / "roc_curves.png")
-    plot_overlays(args.runs, args.data, ENCODERS[0], args.docs / "mask_overlays.png")
+    for encoder in (e for e in ENCODERS if (e, "multi") in results):
+        plot_overlays(args.runs, args.data, encoder, args.docs / f"mask_overlays_{encoder}.png")
     section = results_tables(results)
     (args.docs / "results_tables.md").write_text(section)
     print(section)

@@ -79,7 +79,7 @@ def test_report_runs_folds_and_writes_tables_and_figures(small_isic_copy, tmp_pa
     tables = (tmp_path / "docs" / "results_tables.md").read_text()
     assert "seed paper, multi-task" in tables and "ours, multi-task" in tables and "ours, classification only" in tables
     assert (tmp_path / "docs" / "roc_curves.png").stat().st_size > 10_000
-    assert (tmp_path / "docs" / "mask_overlays.png").stat().st_size > 10_000
+    assert (tmp_path / "docs" / "mask_overlays_efficientnet_lite0.png").stat().st_size > 10_000
 
 
 def test_promote_strips_the_optimizer_and_keeps_calibration(tmp_path, small_isic_copy):
