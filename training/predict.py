@@ -111,7 +111,7 @@ class Predictions:
 
     def subset(self, indices: np.ndarray) -> Predictions:
         """The predictions of these images (repeats allowed: bootstrap resampling)."""
-        pick = lambda values: [values[i] for i in indices] if len(values) else []
+        pick = lambda values: [values[i] for i in indices] if len(values) else []  # noqa: E731
         return Predictions(
             image_ids=pick(self.image_ids), jaccard=pick(self.jaccard), dice=pick(self.dice),
             labels=pick(self.labels), probabilities={k: pick(v) for k, v in self.probabilities.items()},
