@@ -26,6 +26,7 @@ class ModelConfig:
     dropout: float = 0.2
     pretrained: bool = True
     cls_pooling: str = "global"
+    input_scale: float = 1.0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -77,6 +78,10 @@ class LesionNet(nn.Module):
     task="multi" returns {"mask", "melanoma", "seborrheic_keratosis"}; "seg" only "mask"; "cls" only
     the labels. All values are logits: mask N x 1 x H x W, labels N x 1.
 
+    input_scale > 1 (classification only) enlarges the image inside the network before the encoder, so a
+    classifier can see the 256 x 256 contract input at a finer scale while every stage still sends it
+    the same tensor.
+
     cls_pooling="lesion" (multi-task only) lets the segmentation guide the classifier: the heads see the
     global average of the deepest features and also their average weighted by the predicted mask. The
     mask is detached there, so the classification loss cannot bend the segmentation to its own ends.
@@ -89,6 +94,8 @@ class LesionNet(nn.Module):
         if config.cls_pooling not in POOLINGS or (config.cls_pooling == "lesion" and config.task != "multi"):
             raise ValueError(f"cls_pooling {config.cls_pooling!r} needs one of {', '.join(POOLINGS)}, "
                              "and 'lesion' needs task='multi'")
+        if config.input_scale < 1.0 or (config.input_scale != 1.0 and config.task != "cls"):
+            raise ValueError(f"input_scale {config.input_scale} must be at least 1, and above 1 needs task='cls'")
         self.config = config
         self.encoder = build_encoder(config.encoder, pretrained=config.pretrained)
         self.decoder = (
@@ -113,6 +120,8 @@ class LesionNet(nn.Module):
         return (("mask",) if self.decoder is not None else ()) + (LABELS if self.heads is not None else ())
 
     def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        if self.config.input_scale != 1.0:
+            image = F.interpolate(image, scale_factor=self.config.input_scale, mode="bilinear", align_corners=False)
         features = self.encoder(image)
         out: dict[str, torch.Tensor] = {}
         if self.decoder is not None:

@@ -45,6 +45,7 @@ from training.models import POOLINGS, TASKS, LesionNet, ModelConfig
 from training.predict import TorchPredictor, predict_samples
 
 MELANOMA_TARGET_SENSITIVITY = 0.90
+PRECISIONS = ("auto", "bf16", "fp32")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -56,6 +57,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--task", choices=TASKS, default="multi", help="multi-task, segmentation only, classification only")
     p.add_argument("--cls-pooling", choices=POOLINGS, default="global",
                    help="classifier input: global average, or also the average inside the predicted lesion (multi-task)")
+    p.add_argument("--input-scale", type=float, default=1.0,
+                   help="classification-only: enlarge the 256 px input by this factor inside the network")
     p.add_argument("--epochs", type=int, default=40)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=2e-3, help="peak learning rate of the one-cycle schedule")
@@ -71,6 +74,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--no-pretrained", action="store_true", help="do not load ImageNet weights")
     p.add_argument("--workers", type=int, default=None, help="data loader workers (default: 0 on CPU, 6 on GPU)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--precision", choices=PRECISIONS, default="auto",
+                   help="training arithmetic: bfloat16 autocast or float32; auto is bf16 on CUDA, fp32 on the CPU "
+                        "(bf16 trains about 2x faster on CPUs with AVX512-BF16)")
     p.add_argument("--resume", action="store_true", help="continue from <output>/last.pt")
     p.add_argument("--ema-decay", type=float, default=None, metavar="DECAY",
                    help="deliver the moving average of the weights with this decay per step (e.g. 0.998)")
@@ -93,15 +99,19 @@ def split_samples(args: argparse.Namespace):
     return train, held_out
 
 
+def use_bf16(precision: str, device: str) -> bool:
+    return precision == "bf16" or (precision == "auto" and device == "cuda")
+
+
 def train_one_epoch(model, loader, loss_fn, optimizer, scheduler, device: str, epoch: int,
-                    ema: AveragedModel | None = None) -> dict[str, float]:
+                    ema: AveragedModel | None = None, bf16: bool = False) -> dict[str, float]:
     model.train()
     totals: dict[str, float] = {}
     bar = tqdm(loader, desc=f"epoch {epoch}", unit="batch", leave=False)
     for batch in bar:
         batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
         image = batch["image"].contiguous(memory_format=torch.channels_last)
-        with torch.autocast(device, dtype=torch.bfloat16, enabled=device == "cuda"):
+        with torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=bf16):
             outputs = model(image)
         losses = loss_fn(outputs, batch)
         optimizer.zero_grad(set_to_none=True)
@@ -165,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     loader = DataLoader(dataset, batch_size=args.batch_size, shuffle=True, drop_last=len(dataset) > args.batch_size,
                         num_workers=workers, pin_memory=device == "cuda", persistent_workers=workers > 0)
     config = ModelConfig(encoder=args.encoder, task=args.task, pretrained=not args.no_pretrained,
-                         cls_pooling=args.cls_pooling)
+                         cls_pooling=args.cls_pooling, input_scale=args.input_scale)
     model = LesionNet(config).to(device).to(memory_format=torch.channels_last)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     labels = torch.from_numpy(np.stack([s.labels for s in train_samples]))
@@ -192,7 +202,8 @@ def main(argv: list[str] | None = None) -> int:
 
     for epoch in range(start_epoch, args.epochs + 1):
         started = time.time()
-        row = {"epoch": epoch, **train_one_epoch(model, loader, loss_fn, optimizer, scheduler, device, epoch, ema)}
+        row = {"epoch": epoch, **train_one_epoch(model, loader, loss_fn, optimizer, scheduler, device, epoch, ema,
+                                                      use_bf16(args.precision, device))}
         row["train_seconds"] = round(time.time() - started, 1)
         if held_out:
             row.update(held_out_metrics(delivered, held_out, device))

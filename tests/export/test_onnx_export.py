@@ -75,8 +75,9 @@ def test_lesion_pooling_model_exports_with_parity(real_batch, tmp_path):
     assert max(report.max_abs_diff.values()) <= ONNX_TOLERANCE.probability
 
 
-def test_an_ensemble_exports_as_one_network_with_parity(model, real_batch, tmp_path):
-    cls = LesionNet(ModelConfig(task="cls", pretrained=False)).eval()
+@pytest.mark.parametrize("cls_input_scale", [1.0, 1.25])
+def test_an_ensemble_exports_as_one_network_with_parity(model, real_batch, tmp_path, cls_input_scale):
+    cls = LesionNet(ModelConfig(task="cls", pretrained=False, input_scale=cls_input_scale)).eval()
     ensemble = LesionEnsemble([model, cls]).eval()
     path = export_onnx(ensemble, tmp_path / "ensemble.onnx")
     assert [o.name for o in onnx.load(str(path)).graph.output] == [o.name for o in NETWORK.outputs]

@@ -84,6 +84,22 @@ def test_lesion_pooling_needs_the_multitask_network():
         LesionNet(ModelConfig(pretrained=False, cls_pooling="max"))
 
 
+def test_input_scale_lets_the_classifier_see_the_contract_image_enlarged():
+    model = LesionNet(ModelConfig(task="cls", pretrained=False, input_scale=1.25)).eval()
+    seen = []
+    model.encoder.register_forward_pre_hook(lambda module, args: seen.append(tuple(args[0].shape)))
+    with torch.no_grad():
+        out = model(torch.randn(2, 3, 256, 256))
+    assert seen == [(2, 3, 320, 320)]
+    assert {k: tuple(v.shape) for k, v in out.items()} == {"melanoma": (2, 1), "seborrheic_keratosis": (2, 1)}
+
+
+@pytest.mark.parametrize("task, scale", [("multi", 1.25), ("seg", 1.5), ("cls", 0.5)])
+def test_input_scale_is_for_enlarging_a_classifier_only(task, scale):
+    with pytest.raises(ValueError, match="input_scale"):
+        LesionNet(ModelConfig(task=task, pretrained=False, input_scale=scale))
+
+
 def test_an_ensemble_averages_its_members_probabilities_and_masks():
     torch.manual_seed(0)
     multi, cls = (LesionNet(ModelConfig(encoder="inception", task=t, pretrained=False)).eval() for t in ("multi", "cls"))

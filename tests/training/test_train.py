@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 import torch
 from torch.utils.data import DataLoader
 
@@ -9,6 +10,7 @@ from training.data import LesionDataset
 from training.losses import MultiTaskLoss, label_pos_weight
 from training.models import LesionNet, ModelConfig
 from training.train import main as train_main
+from training.train import train_one_epoch
 
 
 def test_augmentation_keeps_mask_aligned():
@@ -41,6 +43,20 @@ def test_a_few_optimisation_steps_reduce_the_loss(isic_samples):
     assert losses[-1] < 0.8 * losses[0]
 
 
+@pytest.mark.parametrize("bf16", [False, True])
+def test_precision_chooses_the_arithmetic_of_the_forward_pass(isic_samples, bf16):
+    loader = DataLoader(LesionDataset(isic_samples[:4]), batch_size=4)
+    model = LesionNet(ModelConfig(task="cls", pretrained=False))
+    dtypes = []
+    model.encoder.register_forward_hook(lambda module, args, out: dtypes.append(out[-1].dtype))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    labels = torch.from_numpy(np.stack([s.labels for s in isic_samples[:4]]))
+    train_one_epoch(model, loader, MultiTaskLoss(label_pos_weight(labels)), optimizer, scheduler, "cpu", 1, bf16=bf16)
+    assert dtypes == [torch.bfloat16 if bf16 else torch.float32]
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+
+
 def test_training_cli_writes_resumable_checkpoints_and_log(small_isic_copy, tmp_path):
     out = tmp_path / "run"
     args = ["--data", str(small_isic_copy), "--output", str(out), "--epochs", "1", "--batch-size", "8",
@@ -53,6 +69,16 @@ def test_training_cli_writes_resumable_checkpoints_and_log(small_isic_copy, tmp_
     rows = (out / "log.csv").read_text().splitlines()
     assert len(rows) == 3 and rows[0].startswith("epoch,train_loss")
     assert load_checkpoint(out / "last.pt").epoch == 2
+
+
+def test_a_bf16_run_of_an_enlarging_classifier_saves_its_input_scale(small_isic_copy, tmp_path):
+    out = tmp_path / "run"
+    args = ["--data", str(small_isic_copy), "--output", str(out), "--epochs", "1", "--batch-size", "8", "--folds", "3",
+            "--folds-file", str(tmp_path / "folds.json"), "--task", "cls", "--input-scale", "1.25", "--precision", "bf16"]
+    assert train_main(args) == 0
+    model = load_checkpoint(out / "best.pt").model
+    assert model.config.input_scale == 1.25
+    assert next(model.parameters()).dtype == torch.float32
 
 
 def test_all_data_model_takes_its_calibration_from_cross_validation_runs(small_isic_copy, tmp_path):
