@@ -8,6 +8,7 @@
 #      second member of the multi-task + classification-only ensemble), segmentation only (five folds)
 #   3. the same three tasks with the Inception encoder trained from scratch
 #   4. lesion pooling (the segmentation guides the classifier), five folds
+#   5. the classification-only network seeing its input enlarged (--input-scale 1.25, then 1.5), five folds
 # Then it calibrates the all-data model on the folds' out-of-fold predictions, promotes it, writes the
 # report tables and figures, and scores the recipe's folds with test-time flips. $OUT gets runs.tgz
 # (everything but checkpoints; repacked after every finished run, so a cut-off call still returns what
@@ -18,7 +19,7 @@
 # ROOT (runs/gpu), LIMIT (first N images, smoke tests), DEVICE (cuda), SKIP_WHEELS=1 (the packages are
 # installed),
 # ONLY (a regular expression over the job names: all, all_cls, report/<encoder>-<task>/fold<k>,
-# lesion_pooling/efficientnet_lite0-multi/fold<k>), e.g. ONLY='lite0-(cls/fold[234]|seg)'.
+# lesion_pooling/efficientnet_lite0-multi/fold<k>, input_scale<s>/efficientnet_lite0-cls/fold<k>), e.g. ONLY='lite0-(cls/fold[234]|seg)'.
 # Measured on one H200 (third session): 8 runs at once keep it busy (median 94 %); the 5 recipe folds, the
 # all-data run and 2 classification-only folds took 455 s. Budget a call by that (docs/results.md).
 set -uo pipefail
@@ -69,6 +70,7 @@ job_list() {
   for k in 0 1 2 3 4; do echo "report/$L-seg/fold$k seg $L $k"; done
   for task in multi cls seg; do for k in 0 1 2 3 4; do echo "report/$I-$task/fold$k $task $I $k"; done; done
   for k in 0 1 2 3 4; do echo "lesion_pooling/$L-multi/fold$k multi $L $k --cls-pooling lesion"; done
+  for s in 1.25 1.5; do for k in 0 1 2 3 4; do echo "input_scale$s/$L-cls/fold$k cls $L $k --input-scale $s"; done; done
 }
 job_list | grep -E -- "${ONLY:-.}" | xargs -P "$SLOTS" -L 1 bash -c 'run_job "$@"' _
 echo "training phase done at $(elapsed) s"
