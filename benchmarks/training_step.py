@@ -32,6 +32,7 @@ CASES = (
     Case("segmentation only", ModelConfig(task="seg", pretrained=False)),
     Case("classification only", ModelConfig(task="cls", pretrained=False)),
     Case("classification only, input x1.25", ModelConfig(task="cls", pretrained=False, input_scale=1.25)),
+    Case("classification only, input x1.5", ModelConfig(task="cls", pretrained=False, input_scale=1.5)),
 )
 
 
