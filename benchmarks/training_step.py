@@ -1,8 +1,9 @@
 """Training-step benchmark: seconds per optimisation step of each network, float32 vs bfloat16 autocast.
 
-One step is what `training.train` does per batch (forward, the real multi-task loss, backward, AdamW),
-on a synthetic batch so data loading is left out. The table projects one epoch on a 1600-image
-training fold and the 40-epoch recipe, which is how a CPU-only session plans what fits.
+A step is `training.train`'s own epoch loop per batch (forward, the multi-task loss, backward, AdamW,
+scheduler), on one synthetic sample served again and again, so data loading is left out. The table
+projects one epoch on a 1600-image training fold and the 40-epoch recipe: how a CPU-only session plans
+what fits.
 
     python -m benchmarks.training_step [--device cpu] [--batch-size 32] [--steps 3]
 """
@@ -13,9 +14,11 @@ import time
 from dataclasses import dataclass
 
 import torch
+from torch.utils.data import DataLoader, Dataset
 
 from training.losses import MultiTaskLoss
 from training.models import LesionNet, ModelConfig
+from training.train import train_one_epoch
 
 FOLD_IMAGES = 1600
 EPOCHS = 40
@@ -36,35 +39,44 @@ CASES = (
 )
 
 
+class SyntheticImages(Dataset):
+    """One random image, mask and label pair, served `length` times (what the loader costs is left out)."""
+
+    def __init__(self, length: int) -> None:
+        generator = torch.Generator().manual_seed(0)
+        self.length = length
+        self.item = {"image": torch.randn(3, 256, 256, generator=generator),
+                     "mask": (torch.rand(1, 256, 256, generator=generator) < 0.3).float(),
+                     "labels": torch.tensor([1.0, 0.0])}
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        return self.item
+
+
 def seconds_per_step(config: ModelConfig, bf16: bool, device: str, batch_size: int, steps: int) -> float:
-    """Median over `steps` timed steps, after one untimed warm-up step."""
+    """Mean over an epoch of `steps` batches of training.train's own epoch loop, after a one-batch warm-up epoch."""
     torch.manual_seed(0)
-    model = LesionNet(config).to(device).to(memory_format=torch.channels_last).train()
+    model = LesionNet(config).to(device).to(memory_format=torch.channels_last)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
     loss_fn = MultiTaskLoss(pos_weight=torch.full((2,), 3.0))
-    image = torch.randn(batch_size, 3, 256, 256, device=device).contiguous(memory_format=torch.channels_last)
-    batch = {"labels": (torch.rand(batch_size, 2, device=device) < 0.2).float(),
-             "mask": (torch.rand(batch_size, 1, 256, 256, device=device) < 0.3).float()}
-    times = []
-    for _ in range(steps + 1):
+    for epoch, batches in enumerate((1, steps)):
+        loader = DataLoader(SyntheticImages(batches * batch_size), batch_size=batch_size)
         started = time.perf_counter()
-        with torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=bf16):
-            outputs = model(image)
-        loss = loss_fn(outputs, batch)["loss"]
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        train_one_epoch(model, loader, loss_fn, optimizer, scheduler, device, epoch, bf16=bf16)
         if device.startswith("cuda"):
             torch.cuda.synchronize()
-        times.append(time.perf_counter() - started)
-    return sorted(times[1:])[len(times[1:]) // 2]
+    return (time.perf_counter() - started) / steps
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--device", default="cpu")
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--steps", type=int, default=3, help="timed steps per configuration (median reported)")
+    p.add_argument("--steps", type=int, default=3, help="timed steps per configuration (their mean is reported)")
     args = p.parse_args(argv)
     print(f"device {args.device}, {torch.get_num_threads()} threads, batch {args.batch_size}, 256 x 256 input\n")
     print("| network | precision | s / step | images / s | epoch (1600 images) | 40 epochs | bf16 speed-up |")

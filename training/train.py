@@ -76,7 +76,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--precision", choices=PRECISIONS, default="auto",
                    help="training arithmetic: bfloat16 autocast or float32; auto is bf16 on CUDA, fp32 on the CPU "
-                        "(bf16 trains about 2x faster on CPUs with AVX512-BF16)")
+                        "(on AVX512-BF16 CPUs about 2x faster for the U-Net and enlarged inputs: python -m benchmarks.training_step)")
     p.add_argument("--resume", action="store_true", help="continue from <output>/last.pt")
     p.add_argument("--ema-decay", type=float, default=None, metavar="DECAY",
                    help="deliver the moving average of the weights with this decay per step (e.g. 0.998)")
@@ -100,7 +100,7 @@ def split_samples(args: argparse.Namespace):
 
 
 def use_bf16(precision: str, device: str) -> bool:
-    return precision == "bf16" or (precision == "auto" and device == "cuda")
+    return precision == "bf16" or (precision == "auto" and torch.device(device).type == "cuda")
 
 
 def train_one_epoch(model, loader, loss_fn, optimizer, scheduler, device: str, epoch: int,
