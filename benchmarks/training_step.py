@@ -1,7 +1,7 @@
 """Training-step benchmark: seconds per optimisation step of each network, float32 vs bfloat16 autocast.
 
 A step is `training.train`'s own epoch loop per batch (forward, the multi-task loss, backward, AdamW,
-scheduler), on one synthetic sample served again and again, so data loading is left out. The table
+scheduler), on one synthetic sample served again and again, so reading and augmenting images is left out. The table
 projects one epoch on a 1600-image training fold and the 40-epoch recipe: how a CPU-only session plans
 what fits.
 
