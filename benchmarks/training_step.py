@@ -1,9 +1,9 @@
 """Training-step benchmark: seconds per optimisation step of each network, float32 vs bfloat16 autocast.
 
 A step is `training.train`'s own epoch loop per batch (forward, the multi-task loss, backward, AdamW,
-scheduler), on one synthetic sample served again and again, so reading and augmenting images is left out. The table
-projects one epoch on a 1600-image training fold and the 40-epoch recipe: how a CPU-only session plans
-what fits.
+scheduler), on one synthetic sample served again and again, so reading and augmenting images is left
+out. The table projects one epoch on a 1600-image training fold and the 40-epoch recipe: how a CPU-only
+session plans what fits.
 
     python -m benchmarks.training_step [--device cpu] [--batch-size 32] [--steps 3]
 """
