@@ -13,9 +13,11 @@
 # report tables and figures, and scores the recipe's folds with test-time flips. $OUT gets runs.tgz
 # (everything but checkpoints; repacked after every finished run, so a cut-off call still returns what
 # finished) and the promoted model in 15 MB parts:  cat shipped.pt.part-* > models/lesion_multitask.pt
-# (the all-data classification-only network likewise: cat all_cls.pt.part-* > runs/all_cls.pt)
+# (the all-data classification-only network likewise: cat all_cls.pt.part-* > runs/all_cls.pt; and the
+# all-data multi-task network when its folds are not all there to calibrate it: all.pt.part-*)
 # Knobs: EPOCHS (40), SEED (0; with another seed give another ROOT too), EMA (a --ema-decay, e.g. 0.998;
-# with another ROOT), SLOTS (8), DEADLINE (460 s),
+# with another ROOT), SLOTS (8), DEADLINE (460 s), WORKERS (2 data loader workers per run: 16 cores for
+# SLOTS runs), EVAL_EVERY (score the held-out fold every Nth epoch only, --eval-every),
 # ROOT (runs/gpu), LIMIT (first N images, smoke tests), DEVICE (cuda), SKIP_WHEELS=1 (the packages are
 # installed),
 # ONLY (a regular expression over the job names: all, all_cls, report/<encoder>-<task>/fold<k>,
@@ -34,7 +36,7 @@ export ROOT=${ROOT:-runs/gpu} OUT=${OUT:-runs/gpu_out} EPOCHS=${EPOCHS:-40} STAR
 DEADLINE=${DEADLINE:-460}
 SLOTS=${SLOTS:-8}
 FOLDS_FILE=splits/isic2017_training_5fold_seed0.json
-COMMON="--data .data/isic2017-256 --epochs $EPOCHS --batch-size 32 --workers 2 --seed ${SEED:-0} --folds-file $FOLDS_FILE${EMA:+ --ema-decay $EMA}"
+COMMON="--data .data/isic2017-256 --epochs $EPOCHS --batch-size 32 --workers ${WORKERS:-2} --seed ${SEED:-0} --folds-file $FOLDS_FILE${EMA:+ --ema-decay $EMA}${EVAL_EVERY:+ --eval-every $EVAL_EVERY}"
 COMMON+=" --device ${DEVICE:-cuda}${LIMIT:+ --limit $LIMIT}"
 export COMMON DEADLINE
 mkdir -p "$OUT" "$ROOT/logs"
@@ -89,11 +91,14 @@ elif finished "$ROOT/all" && ls "$MULTI"/fold{0,1,2,3,4}/held_out_predictions.np
 else
   echo "all-data model or recipe folds unfinished: nothing promoted"
 fi
-if finished "$ROOT/all_cls"; then  # the ensemble's second member; calibrated with the ensemble, here
-  python3 -m training.promote "$ROOT/all_cls/best.pt" --output "$ROOT/all_cls/weights.pt" \
-    && split -b 15m "$ROOT/all_cls/weights.pt" "$OUT/all_cls.pt.part-"
-  echo "all-data classification-only network returned: exit $? at $(elapsed) s"
-fi
+for run in all all_cls; do  # uncalibrated all-data networks: calibrated with their ensemble, here
+  [ "$run" = all ] && [ -f "$ROOT/all/shipped.pt" ] && continue
+  if finished "$ROOT/$run"; then
+    python3 -m training.promote "$ROOT/$run/best.pt" --output "$ROOT/$run/weights.pt" \
+      && split -b 15m "$ROOT/$run/weights.pt" "$OUT/$run.pt.part-"
+    echo "all-data network $run returned: exit $? at $(elapsed) s"
+  fi
+done
 kill "$MONITOR" 2>/dev/null
 pack
 for runs in report lesion_pooling; do

@@ -1,3 +1,5 @@
+import csv
+
 import numpy as np
 import pytest
 import torch
@@ -69,6 +71,22 @@ def test_training_cli_writes_resumable_checkpoints_and_log(small_isic_copy, tmp_
     rows = (out / "log.csv").read_text().splitlines()
     assert len(rows) == 3 and rows[0].startswith("epoch,train_loss")
     assert load_checkpoint(out / "last.pt").epoch == 2
+
+
+def test_eval_every_scores_the_first_every_nth_and_the_last_epoch_and_resumes_under_one_header(
+        small_isic_copy, tmp_path):
+    out = tmp_path / "run"
+    args = ["--data", str(small_isic_copy), "--output", str(out), "--epochs", "2", "--batch-size", "8", "--folds", "3",
+            "--fold", "0", "--folds-file", str(tmp_path / "folds.json"), "--task", "cls", "--eval-every", "4"]
+    assert train_main(args) == 0
+    args[args.index("--epochs") + 1] = "5"
+    assert train_main(args + ["--resume"]) == 0
+    with (out / "log.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert [r["epoch"] for r in rows] == ["1", "2", "3", "4", "5"]
+    assert [r["auc_melanoma"] != "" for r in rows] == [True, True, False, True, True]
+    assert all(float(r["train_loss"]) > 0 for r in rows) and float(rows[2]["score"]) == 0
+    assert load_checkpoint(out / "best.pt").epoch in (1, 2, 4, 5)
 
 
 def test_a_bf16_run_of_an_enlarging_classifier_saves_its_input_scale(small_isic_copy, tmp_path):
