@@ -8,11 +8,15 @@ folds) beside the paper's, draws ROC curves from the out-of-fold predictions and
 
     python -m training.report --epochs 40                    # the full comparison (GPU machine)
     python -m training.report --summarise-only               # rewrite docs/results.md from runs/report
+
+Fold runs from several calls or machines combine (they share one folds file): `--summarise-only --runs A B`
+tabulates the folds found under each, and the training-time column sums each device's runs separately.
 """
 from __future__ import annotations
 
 import argparse
 import csv
+import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +41,7 @@ class FoldResult:
     best: dict[str, float]
     train_seconds: float
     predictions: dict[str, np.ndarray] = field(default_factory=dict)
+    device: str = "unknown device"
 
 
 def fold_dir(runs: Path, encoder: str, task: str, fold: int) -> Path:
@@ -54,7 +59,7 @@ def run_experiments(args: argparse.Namespace) -> None:
     for encoder in args.encoders:
         for task in args.tasks:
             for fold in range(args.run_folds or args.folds):
-                run = fold_dir(args.runs, encoder, task, fold)
+                run = fold_dir(args.runs[0], encoder, task, fold)
                 if _is_finished(run, args.epochs):
                     continue
                 print(f"== {encoder} / {task} / fold {fold} ==", flush=True)
@@ -80,15 +85,26 @@ def read_fold(run: Path) -> FoldResult | None:
         best={k: float(best[k]) for k in METRICS if best.get(k) not in (None, "")},
         train_seconds=sum(float(r["train_seconds"]) for r in rows),
         predictions=predictions,
+        device=_device(run),
     )
 
 
-def collect(runs: Path) -> dict[tuple[str, str], list[FoldResult]]:
+def _device(run: Path) -> str:
+    args = run / "args.json"
+    return json.loads(args.read_text()).get("device", "unknown device") if args.exists() else "unknown device"
+
+
+def collect(roots: list[Path]) -> dict[tuple[str, str], list[FoldResult]]:
+    """Finished folds of each encoder and task under any of the roots; one fold found twice is an error."""
     results = {}
     for encoder in ENCODERS:
         for task in TASKS:
-            folds = [read_fold(d) for d in sorted((runs / f"{encoder}-{task}").glob("fold*"))]
-            folds = [f for f in folds if f is not None]
+            runs = sorted((d for root in roots for d in (root / f"{encoder}-{task}").glob("fold*")),
+                          key=lambda d: int(d.name.removeprefix("fold")))
+            names = [d.name for d in runs]
+            if len(set(names)) < len(names):
+                raise SystemExit(f"{encoder}-{task}: a fold appears under more than one of {', '.join(map(str, roots))}")
+            folds = [f for f in map(read_fold, runs) if f is not None]
             if folds:
                 results[(encoder, task)] = folds
     return results
@@ -101,6 +117,14 @@ def mean_spread(folds: list[FoldResult], key: str) -> str:
     return f"{np.mean(values):.3f} ± {np.std(values):.3f}" if len(values) > 1 else f"{values[0]:.3f}"
 
 
+def training_time(folds: list[FoldResult]) -> str:
+    """Summed per device: GPU and CPU seconds do not add up to anything."""
+    seconds: dict[str, float] = {}
+    for f in folds:
+        seconds[f.device] = seconds.get(f.device, 0.0) + f.train_seconds
+    return " + ".join(f"{total:.0f} s {device}" for device, total in seconds.items())
+
+
 def results_tables(results: dict[tuple[str, str], list[FoldResult]]) -> str:
     lines = ["### Table 1: segmentation (held-out Jaccard)", "",
              "| model | encoder | folds | Jaccard | thresholded Jaccard | training time |", "|---|---|---|---|---|---|",
@@ -108,7 +132,7 @@ def results_tables(results: dict[tuple[str, str], list[FoldResult]]) -> str:
     for (encoder, task), folds in results.items():
         if task != "cls":
             lines.append(f"| ours, {TASK_NAMES[task]} | {encoder} | {len(folds)} | {mean_spread(folds, 'jaccard')} | "
-                         f"{mean_spread(folds, 'threshold_jaccard')} | {sum(f.train_seconds for f in folds):.0f} s |")
+                         f"{mean_spread(folds, 'threshold_jaccard')} | {training_time(folds)} |")
     lines += ["", "### Table 2: classification (held-out ROC AUC)", "",
               "| model | encoder | folds | AUC melanoma | AUC seborrheic keratosis | mean AUC | training time |",
               "|---|---|---|---|---|---|---|",
@@ -118,7 +142,7 @@ def results_tables(results: dict[tuple[str, str], list[FoldResult]]) -> str:
         if task != "seg":
             lines.append(f"| ours, {TASK_NAMES[task]} | {encoder} | {len(folds)} | {mean_spread(folds, 'auc_melanoma')} | "
                          f"{mean_spread(folds, 'auc_seborrheic_keratosis')} | {mean_spread(folds, 'auc_mean')} | "
-                         f"{sum(f.train_seconds for f in folds):.0f} s |")
+                         f"{training_time(folds)} |")
     return "\n".join(lines) + "\n"
 
 
@@ -147,7 +171,7 @@ def plot_roc(results: dict[tuple[str, str], list[FoldResult]], path: Path) -> No
     plt.close(fig)
 
 
-def plot_overlays(runs: Path, data: Path, encoder: str, path: Path) -> None:
+def plot_overlays(roots: list[Path], data: Path, encoder: str, path: Path) -> None:
     """Best, median and worst held-out Jaccard of the multi-task model, prediction vs ground truth."""
     import matplotlib
 
@@ -159,13 +183,13 @@ def plot_overlays(runs: Path, data: Path, encoder: str, path: Path) -> None:
     from training.predict import load_predictor
 
     picks = []
-    for run in sorted((runs / f"{encoder}-multi").glob("fold*")):
+    for run in sorted(d for root in roots for d in (root / f"{encoder}-multi").glob("fold*")):
         npz = run / HELD_OUT_FILE
         if npz.exists() and (run / "best.pt").exists():
             p = np.load(npz)
             picks += [(float(j), str(i), run) for j, i in zip(p["jaccard"], p["image_ids"])]
     if not picks:
-        print(f"no {encoder} multi-task checkpoints under {runs}: its mask overlays are skipped "
+        print(f"no {encoder} multi-task checkpoints under {', '.join(map(str, roots))}: its mask overlays are skipped "
               "(tables and ROC curves need none)")
         return
     picks.sort()
@@ -193,7 +217,7 @@ def write_report(args: argparse.Namespace) -> Path:
     results = collect(args.runs)
     args.docs.mkdir(parents=True, exist_ok=True)
     if not results:
-        raise SystemExit(f"no finished runs under {args.runs}")
+        raise SystemExit(f"no finished runs under {', '.join(map(str, args.runs))}")
     plot_roc(results, args.docs / "roc_curves.png")
     for encoder in (e for e in ENCODERS if (e, "multi") in results):
         plot_overlays(args.runs, args.data, encoder, args.docs / f"mask_overlays_{encoder}.png")
@@ -207,7 +231,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m training.report", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", type=Path, default=Path("../shared/data/isic2017-256"))
-    p.add_argument("--runs", type=Path, default=REPO / "runs" / "report", help="where the fold runs live")
+    p.add_argument("--runs", type=Path, nargs="+", default=[REPO / "runs" / "report"],
+                   help="where the fold runs live (training writes under the first; several combine their folds)")
     p.add_argument("--docs", type=Path, default=REPO / "docs", help="where tables and figures are written")
     p.add_argument("--encoders", nargs="+", choices=ENCODERS, default=list(ENCODERS))
     p.add_argument("--tasks", nargs="+", choices=TASKS, default=list(TASKS))
