@@ -17,8 +17,8 @@ step): it is what is scored, selected and saved as the model; the optimised weig
 are logged beside it as raw_* columns, so one run compares the two on the same fold.
 
 With --eval-every N the held-out fold is scored on the first epoch, every Nth and the last only (the other
-rows leave its columns empty and score 0): scoring 400 images after each of 80 short GPU epochs costs a
-third of the run. The best checkpoint is then the best of the scored epochs.
+rows leave its columns empty and score 0): on the GPU, where an epoch takes seconds, scoring 400 images
+after every epoch is up to a third of a run. The best checkpoint is then the best of the scored epochs.
 """
 from __future__ import annotations
 
