@@ -18,12 +18,13 @@
 # Knobs: EPOCHS (40), SEED (0; with another seed give another ROOT too), EMA (a --ema-decay, e.g. 0.998;
 # with another ROOT), SLOTS (8), DEADLINE (460 s), WORKERS (2 data loader workers per run: 16 cores for
 # SLOTS runs), EVAL_EVERY (score the held-out fold every Nth epoch only, --eval-every),
-# ROOT (runs/gpu), LIMIT (first N images, smoke tests), DEVICE (cuda), SKIP_WHEELS=1 (the packages are
-# installed),
+# ROOT (runs/gpu), DATA (.data/isic2017-256), LIMIT (first N images, smoke tests), DEVICE (cuda),
+# SKIP_WHEELS=1 (the packages are installed; tests/scripts/test_gpu_train.py runs the script so on the CPU),
 # ONLY (a regular expression over the job names: all, all_cls, report/<encoder>-<task>/fold<k>,
 # lesion_pooling/efficientnet_lite0-multi/fold<k>, input_scale<s>/efficientnet_lite0-cls/fold<k>), e.g. ONLY='lite0-(cls/fold[234]|seg)'.
-# Measured on one H200 (third session): 8 runs at once keep it busy (median 94 %); the 5 recipe folds, the
-# all-data run and 2 classification-only folds took 455 s. Budget a call by that (docs/results.md).
+# Measured on one H200: 8 runs at once (third session) took 455 s for the 5 recipe folds, the all-data run and
+# 2 classification-only folds; 4 at once with WORKERS=3 (twelfth) moved about 350 images/s each, whichever
+# network. Budget a call by that (docs/results.md, "Next runs").
 set -uo pipefail
 export PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 if [ -z "${SKIP_WHEELS:-}" ]; then
@@ -34,9 +35,10 @@ export PYTHONPATH=${PYTHONPATH:+$PYTHONPATH:}$PWD
 python3 -c "import torch, cv2, albumentations, efficientnet_lite_pytorch as e; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), 'albumentations', albumentations.__version__)" || exit 4
 export ROOT=${ROOT:-runs/gpu} OUT=${OUT:-runs/gpu_out} EPOCHS=${EPOCHS:-40} START=$(date +%s)
 DEADLINE=${DEADLINE:-460}
+DATA=${DATA:-.data/isic2017-256}
 SLOTS=${SLOTS:-8}
 FOLDS_FILE=splits/isic2017_training_5fold_seed0.json
-COMMON="--data .data/isic2017-256 --epochs $EPOCHS --batch-size 32 --workers ${WORKERS:-2} --seed ${SEED:-0} --folds-file $FOLDS_FILE${EMA:+ --ema-decay $EMA}${EVAL_EVERY:+ --eval-every $EVAL_EVERY}"
+COMMON="--data $DATA --epochs $EPOCHS --batch-size 32 --workers ${WORKERS:-2} --seed ${SEED:-0} --folds-file $FOLDS_FILE${EMA:+ --ema-decay $EMA}${EVAL_EVERY:+ --eval-every $EVAL_EVERY}"
 COMMON+=" --device ${DEVICE:-cuda}${LIMIT:+ --limit $LIMIT}"
 export COMMON DEADLINE
 mkdir -p "$OUT" "$ROOT/logs"
@@ -102,13 +104,13 @@ done
 kill "$MONITOR" 2>/dev/null
 pack
 for runs in report lesion_pooling; do
-  [ -d "$ROOT/$runs" ] && timeout 120 python3 -m training.report --summarise-only --data .data/isic2017-256 \
+  [ -d "$ROOT/$runs" ] && timeout 120 python3 -m training.report --summarise-only --data "$DATA" \
     --runs "$ROOT/$runs" --docs "$ROOT/docs_$runs" > "$ROOT/logs/summary_$runs.log" 2>&1
 done
 pack
 echo "report written at $(elapsed) s"
 for k in 0 1 2 3 4; do
-  [ -f "$MULTI/fold$k/best.pt" ] && timeout 120 python3 -m training.evaluate --data .data/isic2017-256 --split training \
+  [ -f "$MULTI/fold$k/best.pt" ] && timeout 120 python3 -m training.evaluate --data "$DATA" --split training \
     --fold "$k" --folds-file $FOLDS_FILE --model "$MULTI/fold$k/best.pt" --tta --json --device "${DEVICE:-cuda}" \
     ${LIMIT:+--limit $LIMIT} > "$ROOT/logs/tta_fold$k.json" 2>&1 &
 done
