@@ -9,6 +9,7 @@
 #   3. the same three tasks with the Inception encoder trained from scratch
 #   4. lesion pooling (the segmentation guides the classifier), five folds
 #   5. the classification-only network seeing its input enlarged (--input-scale 1.25, then 1.5), five folds
+#   6. loss weighting: the multi-task network with the mask's loss weighted 3x (--seg-weight 3), five folds
 # Then it calibrates the all-data model on the folds' out-of-fold predictions, promotes it, writes the
 # report tables and figures, and scores the recipe's folds with test-time flips. $OUT gets runs.tgz
 # (everything but checkpoints; repacked after every finished run, so a cut-off call still returns what
@@ -21,7 +22,8 @@
 # ROOT (runs/gpu), DATA (.data/isic2017-256), LIMIT (first N images, smoke tests), DEVICE (cuda),
 # SKIP_WHEELS=1 (the packages are installed; tests/scripts/test_gpu_train.py runs the script so on the CPU),
 # ONLY (a regular expression over the job names: all, all_cls, report/<encoder>-<task>/fold<k>,
-# lesion_pooling/efficientnet_lite0-multi/fold<k>, input_scale<s>/efficientnet_lite0-cls/fold<k>), e.g. ONLY='lite0-(cls/fold[234]|seg)'.
+# lesion_pooling/efficientnet_lite0-multi/fold<k>, input_scale<s>/efficientnet_lite0-cls/fold<k>,
+# seg_weight3/efficientnet_lite0-multi/fold<k>), e.g. ONLY='lite0-(cls/fold[234]|seg)'.
 # Measured on one H200: 8 runs at once (third session) took 455 s for the 5 recipe folds, the all-data run and
 # 2 classification-only folds; 4 at once with WORKERS=3 (twelfth) moved about 350 images/s each, whichever
 # network. Budget a call by that (docs/results.md, "Next runs").
@@ -75,6 +77,7 @@ job_list() {
   for task in multi cls seg; do for k in 0 1 2 3 4; do echo "report/$I-$task/fold$k $task $I $k"; done; done
   for k in 0 1 2 3 4; do echo "lesion_pooling/$L-multi/fold$k multi $L $k --cls-pooling lesion"; done
   for s in 1.25 1.5; do for k in 0 1 2 3 4; do echo "input_scale$s/$L-cls/fold$k cls $L $k --input-scale $s"; done; done
+  for k in 0 1 2 3 4; do echo "seg_weight3/$L-multi/fold$k multi $L $k --seg-weight 3"; done
 }
 job_list | grep -E -- "${ONLY:-.}" | xargs -P "$SLOTS" -L 1 bash -c 'run_job "$@"' _
 echo "training phase done at $(elapsed) s"
