@@ -10,7 +10,8 @@ from training.report import main as report_main
 
 REPO = Path(__file__).resolve().parents[2]
 RUNS = REPO / "docs" / "runs"
-LITE0_ROOTS = [RUNS / "h200-2026-11-27" / "report", RUNS / "cpu-2026-11-27-lite0-cls40", RUNS / "h200-2026-11-28" / "report"]
+LITE0_ROOTS = [RUNS / "h200-2026-11-27" / "report", RUNS / "cpu-2026-11-27-lite0-cls40", RUNS / "h200-2026-11-28" / "report",
+               RUNS / "cpu-2026-11-28-lite0-seg40"]
 COMMITTED = {
     "lite0-gpu-and-cpu": (LITE0_ROOTS, REPO / "docs" / "results_tables.md"),
     "inception-cpu": ([RUNS / "cpu-2026-11-27-inception"], RUNS / "cpu-2026-11-27-inception" / "results_tables.md"),
