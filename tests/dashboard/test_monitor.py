@@ -13,11 +13,30 @@ def client(triton_server):
         yield c
 
 
+def _scrape_once_counted(metrics_url: str, before: monitor.Scrape, model: str, counter: str, at_least: float,
+                         timeout_s: float = 10) -> monitor.Scrape:
+    """Scrape until `counter` of `model` grew by `at_least` since `before`.
+
+    Triton counts an ensemble request when it releases it, which can be just after the client holds the response,
+    so a scrape taken at once may miss the last request (CI saw 2 of 3).
+    """
+    def grown(scrape: monitor.Scrape) -> float:
+        counters = [s.models.get(model, monitor.ModelCounters()) for s in (before, scrape)]
+        return getattr(counters[1], counter) - getattr(counters[0], counter)
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        after = monitor.scrape_triton(metrics_url)
+        if grown(after) >= at_least or time.monotonic() > deadline:
+            return after
+        time.sleep(0.2)
+
+
 def test_two_scrapes_difference_to_the_requests_sent(triton_server, client, isic_jpeg_bytes):
     before = monitor.scrape_triton(triton_server.metrics_url)
     for data in isic_jpeg_bytes[:3]:
         client.analyze(data)
-    after = monitor.scrape_triton(triton_server.metrics_url)
+    after = _scrape_once_counted(triton_server.metrics_url, before, "lesion_pipeline", "success", 3)
     seconds = after.time - before.time
     pipeline = monitor.difference(before, after, "lesion_pipeline")
     assert pipeline["requests_per_s"] * seconds == pytest.approx(3)
@@ -33,7 +52,7 @@ def test_failed_requests_show_as_failures(triton_server, client):
     before = monitor.scrape_triton(triton_server.metrics_url)
     with pytest.raises(InvalidImage):
         client.analyze(b"not an image", "notes.jpg")
-    after = monitor.scrape_triton(triton_server.metrics_url)
+    after = _scrape_once_counted(triton_server.metrics_url, before, "lesion_pipeline", "failure", 1)
     point = monitor.difference(before, after, "lesion_pipeline")
     # Triton 2.51 counts one failed ensemble request twice (reason OTHER, in its statistics too).
     assert point["failures_per_s"] * (after.time - before.time) in (pytest.approx(1), pytest.approx(2))
