@@ -13,7 +13,7 @@ def client(triton_server):
         yield c
 
 
-def _scrape_once_counted(metrics_url: str, before: monitor.Scrape, model: str, counter: str, at_least: float,
+def _scrape_until_counted(metrics_url: str, before: monitor.Scrape, model: str, counter: str, at_least: float,
                          timeout_s: float = 10) -> monitor.Scrape:
     """Scrape until `counter` of `model` grew by `at_least` since `before`.
 
@@ -36,7 +36,7 @@ def test_two_scrapes_difference_to_the_requests_sent(triton_server, client, isic
     before = monitor.scrape_triton(triton_server.metrics_url)
     for data in isic_jpeg_bytes[:3]:
         client.analyze(data)
-    after = _scrape_once_counted(triton_server.metrics_url, before, "lesion_pipeline", "success", 3)
+    after = _scrape_until_counted(triton_server.metrics_url, before, "lesion_pipeline", "success", 3)
     seconds = after.time - before.time
     pipeline = monitor.difference(before, after, "lesion_pipeline")
     assert pipeline["requests_per_s"] * seconds == pytest.approx(3)
@@ -52,7 +52,7 @@ def test_failed_requests_show_as_failures(triton_server, client):
     before = monitor.scrape_triton(triton_server.metrics_url)
     with pytest.raises(InvalidImage):
         client.analyze(b"not an image", "notes.jpg")
-    after = _scrape_once_counted(triton_server.metrics_url, before, "lesion_pipeline", "failure", 1)
+    after = _scrape_until_counted(triton_server.metrics_url, before, "lesion_pipeline", "failure", 1)
     point = monitor.difference(before, after, "lesion_pipeline")
     # Triton 2.51 counts one failed ensemble request twice (reason OTHER, in its statistics too).
     assert point["failures_per_s"] * (after.time - before.time) in (pytest.approx(1), pytest.approx(2))
