@@ -51,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     except ParityError as err:
         print(f"error: export failed its parity check, nothing written: {err}", file=sys.stderr)
         return 1
+    except ValueError as err:
+        print(f"error: this checkpoint cannot be served, nothing written: {err}", file=sys.stderr)
+        return 2
     print(f"wrote {result.files.onnx}")
     print(f"wrote {result.files.calibration}")
     if result.onnx_parity:

@@ -47,6 +47,9 @@ def export_repository(ckpt: Checkpoint, repository: Path, *, parity: bool = True
     if tuple(model.outputs) != tuple(spec.name for spec in NETWORK.outputs):
         raise ValueError(f"the served network needs outputs {[s.name for s in NETWORK.outputs]}, "
                          f"this checkpoint has {list(model.outputs)} (task {model.config.task!r})")
+    if model.input_normalisation != "per-image":
+        raise ValueError(f"the served preprocessing normalises each image (per-image); this network was trained "
+                         f"on {model.input_normalisation!r} input, which the server does not produce")
     tmp = files.onnx.with_name("candidate.onnx")
     export_onnx(model, tmp, metadata={"calibration": ckpt.calibration.to_json()})
     report = None

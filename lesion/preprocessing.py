@@ -86,9 +86,21 @@ def normalize(rgb: np.ndarray) -> np.ndarray:
     return ((x - mean) / (std + _EPS)).reshape(3, height, width)
 
 
-def to_network_input(rgb: np.ndarray) -> np.ndarray:
+def fixed_scale(rgb: np.ndarray) -> np.ndarray:
+    """H x W x 3 uint8 -> 3 x H x W float32 (pixel - 127) / 128, the EfficientNet-Lite weights' own scaling.
+
+    Unlike `normalize` it keeps each image's absolute colour and brightness. For experiments
+    (`training.train --input-normalisation fixed`); the served contract is `normalize`.
+    """
+    return (np.ascontiguousarray(rgb.transpose(2, 0, 1)).astype(np.float32) - 127.0) / 128.0
+
+
+NORMALISATIONS = {"per-image": normalize, "fixed": fixed_scale}
+
+
+def to_network_input(rgb: np.ndarray, normalisation: str = "per-image") -> np.ndarray:
     """Any-size RGB uint8 image -> the network's 3 x INPUT_SIZE x INPUT_SIZE float32 input."""
-    return normalize(resize_image(rgb))
+    return NORMALISATIONS[normalisation](resize_image(rgb))
 
 
 def preprocess_bytes(data: bytes) -> tuple[np.ndarray, tuple[int, int]]:

@@ -20,7 +20,7 @@ from sklearn.model_selection import StratifiedKFold
 from torch.utils.data import Dataset
 
 from lesion.contract import INPUT_SIZE, LABELS
-from lesion.preprocessing import ImageDecodeError, decode_image, normalize, resize_image
+from lesion.preprocessing import NORMALISATIONS, ImageDecodeError, decode_image, resize_image
 
 SPLITS = {
     "training": "ISIC-2017_Training",
@@ -158,11 +158,13 @@ class LesionDataset(Dataset):
         samples: Sequence[Sample],
         augment: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None,
         progress: bool = False,
+        normalisation: str = "per-image",
     ) -> None:
         from tqdm import tqdm
 
         self.samples = list(samples)
         self.augment = augment
+        self.normalise = NORMALISATIONS[normalisation]
         self.images, self.masks = [], []
         for sample in tqdm(self.samples, desc="loading images", disable=not progress, unit="img"):
             rgb, size = load_image(sample)
@@ -178,7 +180,7 @@ class LesionDataset(Dataset):
         if self.augment is not None:
             image, mask = self.augment(image, mask)
         return {
-            "image": normalize(image),
+            "image": self.normalise(image),
             "mask": (mask[None] > 127).astype(np.float32),
             "labels": self.samples[index].labels,
         }

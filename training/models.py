@@ -12,6 +12,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from lesion.contract import LABELS
+from lesion.preprocessing import NORMALISATIONS
 from training.encoders import build_encoder
 
 TASKS = ("multi", "seg", "cls")
@@ -27,6 +28,7 @@ class ModelConfig:
     pretrained: bool = True
     cls_pooling: str = "global"
     input_scale: float = 1.0
+    input_normalisation: str = "per-image"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -96,6 +98,9 @@ class LesionNet(nn.Module):
                              "and 'lesion' needs task='multi'")
         if config.input_scale < 1.0 or (config.input_scale != 1.0 and config.task != "cls"):
             raise ValueError(f"input_scale {config.input_scale} must be at least 1, and above 1 needs task='cls'")
+        if config.input_normalisation not in NORMALISATIONS:
+            raise ValueError(f"unknown input_normalisation {config.input_normalisation!r}; "
+                             f"choose from {', '.join(NORMALISATIONS)}")
         self.config = config
         self.encoder = build_encoder(config.encoder, pretrained=config.pretrained)
         self.decoder = (
@@ -118,6 +123,10 @@ class LesionNet(nn.Module):
     @property
     def outputs(self) -> tuple[str, ...]:
         return (("mask",) if self.decoder is not None else ()) + (LABELS if self.heads is not None else ())
+
+    @property
+    def input_normalisation(self) -> str:
+        return self.config.input_normalisation
 
     def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
         if self.config.input_scale != 1.0:
@@ -156,11 +165,17 @@ class LesionEnsemble(nn.Module):
         missing = [name for name in ("mask", *LABELS) if not any(name in m.outputs for m in members)]
         if missing:
             raise ValueError(f"no member of the ensemble predicts {', '.join(missing)}")
+        if len({m.input_normalisation for m in members}) > 1:
+            raise ValueError("the ensemble's members must share one input normalisation")
         self.members = nn.ModuleList(members)
 
     @property
     def outputs(self) -> tuple[str, ...]:
         return ("mask", *LABELS)
+
+    @property
+    def input_normalisation(self) -> str:
+        return self.members[0].input_normalisation
 
     def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
         outs = [member(image) for member in self.members]

@@ -23,6 +23,7 @@ from training.data import Sample, load_image, load_mask
 
 class Predictor(Protocol):
     calibration: Calibration
+    normalisation: str  # a key of lesion.preprocessing.NORMALISATIONS: how the network's input was made
 
     def __call__(self, batch: np.ndarray) -> dict[str, np.ndarray]:
         """N x 3 x H x W float32 -> {"mask": N x 1 x H x W, "melanoma": N x 1, ...} probabilities."""
@@ -34,6 +35,7 @@ class TorchPredictor:
         self.model = model.to(device).eval()
         self.device = device
         self.calibration = calibration or Calibration()
+        self.normalisation = getattr(model, "input_normalisation", "per-image")
 
     @torch.no_grad()
     def __call__(self, batch: np.ndarray) -> dict[str, np.ndarray]:
@@ -45,6 +47,8 @@ class TorchPredictor:
 
 class OnnxPredictor:
     """An exported ONNX file; calibration from its metadata (key "calibration") when present."""
+
+    normalisation = "per-image"  # the served contract; export refuses networks trained otherwise
 
     def __init__(self, path: Path, threads: int = 0) -> None:
         import onnxruntime as ort
@@ -72,6 +76,7 @@ class FlipTTA:
     def __init__(self, predictor: Predictor) -> None:
         self.predictor = predictor
         self.calibration = predictor.calibration
+        self.normalisation = predictor.normalisation
 
     def __call__(self, batch: np.ndarray) -> dict[str, np.ndarray]:
         outputs = []
@@ -131,7 +136,7 @@ def predict_samples(
     bar = tqdm(total=len(samples), desc="evaluating", unit="img", disable=not progress)
     for chunk in _batches(samples, batch_size):
         loaded = [load_image(s) for s in chunk]
-        out = predictor(np.stack([to_network_input(rgb) for rgb, _ in loaded]))
+        out = predictor(np.stack([to_network_input(rgb, predictor.normalisation) for rgb, _ in loaded]))
         for i, (sample, (_, size)) in enumerate(zip(chunk, loaded)):
             result.image_ids.append(sample.image_id)
             result.labels.append(sample.labels)

@@ -198,7 +198,8 @@ def plot_overlays(roots: list[Path], data: Path, encoder: str, path: Path) -> No
     fig, axes = plt.subplots(1, len(chosen), figsize=(3 * len(chosen), 3.3))
     for ax, (score, image_id, run) in zip(axes, chosen):
         rgb, size = load_image(samples[image_id])
-        out = load_predictor(run / "best.pt")(to_network_input(rgb)[None])
+        predictor = load_predictor(run / "best.pt")
+        out = predictor(to_network_input(rgb, predictor.normalisation)[None])
         pred = mask_to_original_size(out["mask"][0, 0], size) > 0
         truth = load_mask(samples[image_id], size)
         ax.imshow(rgb)

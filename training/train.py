@@ -38,6 +38,7 @@ from tqdm import tqdm
 
 from lesion.calibration import Calibration, fit_label_calibration
 from lesion.contract import LABELS
+from lesion.preprocessing import NORMALISATIONS
 from training.augment import Augment
 from training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from training.data import DatasetError, LesionDataset, load_or_make_folds, read_split
@@ -63,6 +64,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="classifier input: global average, or also the average inside the predicted lesion (multi-task)")
     p.add_argument("--input-scale", type=float, default=1.0,
                    help="classification-only: enlarge the 256 px input by this factor inside the network")
+    p.add_argument("--input-normalisation", choices=tuple(NORMALISATIONS), default="per-image",
+                   help="per-image: each image's channels to zero mean, unit variance (the served contract); "
+                        "fixed: (pixel - 127) / 128, keeping absolute colour (an experiment: export refuses it)")
     p.add_argument("--epochs", type=int, default=40)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=2e-3, help="peak learning rate of the one-cycle schedule")
@@ -188,11 +192,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"training on {len(train_samples)} images, holding out {len(held_out)} (fold {args.fold}), device {device}")
 
     workers = args.workers if args.workers is not None else (6 if device == "cuda" else 0)
-    dataset = LesionDataset(train_samples, augment=Augment(), progress=True)
+    dataset = LesionDataset(train_samples, augment=Augment(), progress=True, normalisation=args.input_normalisation)
     loader = DataLoader(dataset, batch_size=args.batch_size, shuffle=True, drop_last=len(dataset) > args.batch_size,
                         num_workers=workers, pin_memory=device == "cuda", persistent_workers=workers > 0)
     config = ModelConfig(encoder=args.encoder, task=args.task, pretrained=not args.no_pretrained,
-                         cls_pooling=args.cls_pooling, input_scale=args.input_scale)
+                         cls_pooling=args.cls_pooling, input_scale=args.input_scale,
+                         input_normalisation=args.input_normalisation)
     model = LesionNet(config).to(device).to(memory_format=torch.channels_last)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     labels = torch.from_numpy(np.stack([s.labels for s in train_samples]))

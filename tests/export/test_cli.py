@@ -12,7 +12,8 @@ from export.repository import RepositoryFiles
 from export.tensorrt import TensorRTUnavailable, missing_requirements, require_tensorrt
 from lesion.calibration import Calibration
 from serving.triton import DEFAULT_REPOSITORY, PROJECT_ROOT
-from training.checkpoint import load_checkpoint
+from training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from training.models import LesionNet, ModelConfig
 from training.predict import OnnxPredictor
 
 
@@ -52,6 +53,15 @@ def test_missing_checkpoint_is_a_clear_error(tmp_path, repository):
     result = run_export("--checkpoint", str(tmp_path / "nope.pt"), "--repository", str(repository))
     assert result.returncode == 2
     assert "no checkpoint at" in result.stderr and "--untrained" in result.stderr
+    assert not RepositoryFiles.of(repository).onnx.exists()
+
+
+def test_a_network_trained_on_other_input_than_the_server_makes_is_refused(tmp_path, repository):
+    path = tmp_path / "fixed.pt"
+    save_checkpoint(path, Checkpoint(LesionNet(ModelConfig(pretrained=False, input_normalisation="fixed")).eval()))
+    result = run_export("--checkpoint", str(path), "--repository", str(repository))
+    assert result.returncode == 2
+    assert "cannot be served" in result.stderr and "'fixed'" in result.stderr
     assert not RepositoryFiles.of(repository).onnx.exists()
 
 

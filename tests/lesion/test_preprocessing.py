@@ -34,6 +34,15 @@ def test_network_input_is_normalised_per_channel():
     assert np.allclose(x.std(axis=(1, 2)), 1, atol=1e-3)
 
 
+def test_fixed_scaling_keeps_the_brightness_that_per_image_scaling_removes():
+    dark = np.random.default_rng(0).integers(0, 100, (300, 200, 3), dtype=np.uint8)
+    bright = dark + 100
+    assert np.allclose(to_network_input(dark), to_network_input(bright), atol=1e-4)
+    fixed = to_network_input(bright, "fixed") - to_network_input(dark, "fixed")
+    assert fixed.shape == IMAGE.shape and np.allclose(fixed, 100 / 128, atol=1e-5)
+    assert to_network_input(np.full((8, 8, 3), 127, np.uint8), "fixed").max() == 0.0
+
+
 def test_exif_rotation_is_honoured():
     image = gradient(400, 200)  # landscape pixels, tagged "rotate 90 CW" -> portrait upright
     exif = Image.Exif()

@@ -74,6 +74,7 @@ def test_flip_tta_averages_flipped_predictions_back_into_place():
         """A stand-in network: mask = 1 on the left half of whatever it is given."""
 
         calibration = Calibration()
+        normalisation = "per-image"
 
         def __call__(self, batch):
             mask = np.zeros((len(batch), 1, *batch.shape[-2:]), np.float32)

@@ -8,12 +8,10 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 from lesion.contract import LABELS
-from lesion.preprocessing import to_network_input
 from training.data import load_image, read_split
 from training.frozen_features_check import (
     POOLINGS,
     channel_statistics,
-    fixed_scaling,
     main,
     make_normaliser,
     masked_mean,
@@ -62,15 +60,6 @@ def test_the_check_runs_on_real_images(small_isic_copy, capsys):
     out = capsys.readouterr().out
     for pooling in POOLINGS:
         assert f"frozen ImageNet features, {pooling} |" in out
-
-
-def test_fixed_scaling_keeps_the_brightness_that_per_image_scaling_removes():
-    rng = np.random.default_rng(0)
-    dark = rng.integers(0, 100, (256, 256, 3), dtype=np.uint8)
-    bright = dark + 100
-    assert np.allclose(to_network_input(dark), to_network_input(bright), atol=1e-4)
-    assert np.allclose(fixed_scaling(bright) - fixed_scaling(dark), 100 / 128)
-    assert fixed_scaling(np.full((256, 256, 3), 127, np.uint8)).max() == 0.0
 
 
 def test_rescaled_per_image_input_has_the_datas_average_colour(small_isic_copy):

@@ -127,6 +127,16 @@ def test_an_ensemble_averages_its_members_probabilities_and_masks():
         assert torch.allclose(torch.sigmoid(out[label]), mean, atol=1e-6)
 
 
+def test_input_normalisation_is_one_the_preprocessing_knows_and_an_ensemble_shares_it():
+    with pytest.raises(ValueError, match="unknown input_normalisation 'imagenet'"):
+        LesionNet(ModelConfig(pretrained=False, input_normalisation="imagenet"))
+    fixed_cls = LesionNet(ModelConfig(task="cls", pretrained=False, input_normalisation="fixed"))
+    with pytest.raises(ValueError, match="share one input normalisation"):
+        LesionEnsemble([LesionNet(ModelConfig(pretrained=False)), fixed_cls])
+    fixed = LesionEnsemble([LesionNet(ModelConfig(pretrained=False, input_normalisation="fixed")), fixed_cls])
+    assert fixed.input_normalisation == "fixed"
+
+
 def test_an_ensemble_must_cover_the_multitask_outputs():
     with pytest.raises(ValueError, match="no member of the ensemble predicts mask"):
         LesionEnsemble([LesionNet(ModelConfig(encoder="inception", task="cls", pretrained=False))])

@@ -11,6 +11,7 @@ from training.checkpoint import load_checkpoint
 from training.data import LesionDataset
 from training.losses import MultiTaskLoss, label_pos_weight
 from training.models import LesionNet, ModelConfig
+from training.predict import TorchPredictor
 from training.train import main as train_main
 from training.train import train_one_epoch
 
@@ -89,13 +90,15 @@ def test_eval_every_scores_the_first_every_nth_and_the_last_epoch_and_resumes_un
     assert load_checkpoint(out / "best.pt").epoch in (1, 2, 4, 5)
 
 
-def test_a_bf16_run_of_an_enlarging_classifier_saves_its_input_scale(small_isic_copy, tmp_path):
+def test_a_bf16_run_of_an_enlarging_classifier_on_fixed_scaled_input_saves_both(small_isic_copy, tmp_path):
     out = tmp_path / "run"
     args = ["--data", str(small_isic_copy), "--output", str(out), "--epochs", "1", "--batch-size", "8", "--folds", "3",
-            "--folds-file", str(tmp_path / "folds.json"), "--task", "cls", "--input-scale", "1.25", "--precision", "bf16"]
+            "--folds-file", str(tmp_path / "folds.json"), "--task", "cls", "--input-scale", "1.25", "--precision", "bf16",
+            "--input-normalisation", "fixed"]
     assert train_main(args) == 0
     model = load_checkpoint(out / "best.pt").model
-    assert model.config.input_scale == 1.25
+    assert model.config.input_scale == 1.25 and model.config.input_normalisation == "fixed"
+    assert TorchPredictor(model).normalisation == "fixed"  # so its held-out fold is scored on the input it learnt
     assert next(model.parameters()).dtype == torch.float32
 
 
