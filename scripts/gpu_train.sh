@@ -10,7 +10,9 @@
 #   4. lesion pooling (the segmentation guides the classifier), five folds
 #   5. the classification-only network seeing its input enlarged (--input-scale 1.25, then 1.5), five folds
 #   6. loss weighting: the multi-task network with the mask's loss weighted 3x (--seg-weight 3), five folds
-#   7. the larger pretrained encoder, EfficientNet-Lite2: multi-task, then classification only, five folds each
+#   7. input that keeps absolute colour (--input-normalisation fixed): classification only, then multi-task,
+#      five folds each
+#   8. the larger pretrained encoder, EfficientNet-Lite2: multi-task, then classification only, five folds each
 #      (only with a kit made by `ENCODER=lite2 make gpu-kit`, which carries its weights instead of Lite0's)
 # Then it calibrates the all-data model on the folds' out-of-fold predictions, promotes it, writes the
 # report tables and figures, and scores the recipe's folds with test-time flips. $OUT gets runs.tgz
@@ -25,7 +27,8 @@
 # SKIP_WHEELS=1 (the packages are installed; tests/scripts/test_gpu_train.py runs the script so on the CPU),
 # ONLY (a regular expression over the job names: all, all_cls, report/<encoder>-<task>/fold<k>,
 # lesion_pooling/efficientnet_lite0-multi/fold<k>, input_scale<s>/efficientnet_lite0-cls/fold<k>,
-# seg_weight3/efficientnet_lite0-multi/fold<k>, report/efficientnet_lite2-<task>/fold<k>), e.g. ONLY='lite0-(cls/fold[234]|seg)'.
+# seg_weight3/efficientnet_lite0-multi/fold<k>, fixed_input/efficientnet_lite0-<task>/fold<k>,
+# report/efficientnet_lite2-<task>/fold<k>), e.g. ONLY='lite0-(cls/fold[234]|seg)'.
 # Measured on one H200: 8 runs at once (third session) took 455 s for the 5 recipe folds, the all-data run and
 # 2 classification-only folds; 4 at once with WORKERS=3 (twelfth) moved about 350 images/s each, whichever
 # network. Budget a call by that (docs/results.md, "Next runs").
@@ -80,6 +83,8 @@ job_list() {
   for k in 0 1 2 3 4; do echo "lesion_pooling/$L-multi/fold$k multi $L $k --cls-pooling lesion"; done
   for s in 1.25 1.5; do for k in 0 1 2 3 4; do echo "input_scale$s/$L-cls/fold$k cls $L $k --input-scale $s"; done; done
   for k in 0 1 2 3 4; do echo "seg_weight3/$L-multi/fold$k multi $L $k --seg-weight 3"; done
+  for task in cls multi; do for k in 0 1 2 3 4; do
+    echo "fixed_input/$L-$task/fold$k $task $L $k --input-normalisation fixed"; done; done
   for task in multi cls; do for k in 0 1 2 3 4; do echo "report/efficientnet_lite2-$task/fold$k $task efficientnet_lite2 $k"; done; done
 }
 without_weights() {  # drops the jobs of encoders whose ImageNet weights this kit did not carry
