@@ -12,10 +12,10 @@ know anything the fine-tuned network does not.
 (the seed paper's choice), throws away what tells the labels apart: `fixed` feeds the scaling the weights were
 trained with, (pixel - 127) / 128, which keeps each image's absolute colour and brightness; `per-image-rescaled`
 feeds the contract's input mapped by one affine per channel to the data's average mean and spread in those
-units. A fine-tuned network cannot tell `per-image-rescaled` from `per-image` (its first batch normalisation
-removes any fixed affine), but the frozen encoder sees it at the amplitude it was trained on, so `fixed` against
-`per-image-rescaled` measures the information, not the mismatch. Every normalisation after the first gets rows of
-its per-fold differences from the first.
+units. `per-image-rescaled` holds exactly what `per-image` holds (a fixed affine per channel, which fine-tuning
+absorbs into the first convolution and its batch normalisation), but the frozen encoder sees it at the amplitude
+it was trained on, so `fixed` against `per-image-rescaled` measures the information, not the mismatch. Every
+normalisation after the first gets rows of its per-fold differences from the first.
 
     python -m training.frozen_features_check --data ../shared/data/isic2017-256 \\
         --folds-file splits/isic2017_training_5fold_seed0.json \\
