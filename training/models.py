@@ -17,6 +17,7 @@ from training.encoders import build_encoder
 
 TASKS = ("multi", "seg", "cls")
 POOLINGS = ("global", "lesion")
+LABEL_HEADS = ("independent", "exclusive")
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class ModelConfig:
     cls_pooling: str = "global"
     input_scale: float = 1.0
     input_normalisation: str = "per-image"
+    label_head: str = "independent"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -74,8 +76,38 @@ class UNetDecoder(nn.Module):
         return self.head(x)
 
 
+class IndependentHeads(nn.ModuleDict):
+    """One binary logistic head per label."""
+
+    def __init__(self, channels: int, dropout: float) -> None:
+        super().__init__({label: nn.Sequential(nn.Dropout(dropout), nn.Linear(channels, 1)) for label in LABELS})
+
+    def forward(self, pooled: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {label: head(pooled) for label, head in self.items()}
+
+
+class ExclusiveHead(nn.Module):
+    """One softmax over the labels and "neither" (a nevus, in ISIC 2017): a lesion has one diagnosis.
+
+    Evidence for one label is then evidence against the other. Returns each label's log-odds,
+    log(p / (1 - p)) of its softmax probability, so the sigmoid every stage applies gives that probability.
+    """
+
+    def __init__(self, channels: int, dropout: float) -> None:
+        super().__init__()
+        self.logits = nn.Sequential(nn.Dropout(dropout), nn.Linear(channels, len(LABELS) + 1))
+
+    def forward(self, pooled: torch.Tensor) -> dict[str, torch.Tensor]:
+        z = self.logits(pooled)
+        out = {}
+        for i, label in enumerate(LABELS):
+            others = torch.cat([z[:, :i], z[:, i + 1:]], dim=1)
+            out[label] = z[:, i:i + 1] - torch.logsumexp(others, dim=1, keepdim=True)
+        return out
+
+
 class LesionNet(nn.Module):
-    """Shared encoder; U-Net decoder for the mask; one binary head per label.
+    """Shared encoder; U-Net decoder for the mask; a binary head per label (or one softmax over them).
 
     task="multi" returns {"mask", "melanoma", "seborrheic_keratosis"}; "seg" only "mask"; "cls" only
     the labels. All values are logits: mask N x 1 x H x W, labels N x 1.
@@ -83,6 +115,9 @@ class LesionNet(nn.Module):
     input_scale > 1 (classification only) enlarges the image inside the network before the encoder, so a
     classifier can see the 256 x 256 contract input at a finer scale while every stage still sends it
     the same tensor.
+
+    label_head="exclusive" replaces the binary heads with one softmax over the labels and "neither"
+    (ExclusiveHead); the outputs keep their names and meaning.
 
     cls_pooling="lesion" (multi-task only) lets the segmentation guide the classifier: the heads see the
     global average of the deepest features and also their average weighted by the predicted mask. The
@@ -101,21 +136,15 @@ class LesionNet(nn.Module):
         if config.input_normalisation not in NORMALISATIONS:
             raise ValueError(f"unknown input_normalisation {config.input_normalisation!r}; "
                              f"choose from {', '.join(NORMALISATIONS)}")
+        if config.label_head not in LABEL_HEADS:
+            raise ValueError(f"unknown label_head {config.label_head!r}; choose from {', '.join(LABEL_HEADS)}")
         self.config = config
         self.encoder = build_encoder(config.encoder, pretrained=config.pretrained)
         self.decoder = (
             UNetDecoder(self.encoder.out_channels, config.decoder_channels) if config.task != "cls" else None
         )
-        self.heads = (
-            nn.ModuleDict(
-                {
-                    label: nn.Sequential(nn.Dropout(config.dropout), nn.Linear(self._pooled_channels(), 1))
-                    for label in LABELS
-                }
-            )
-            if config.task != "seg"
-            else None
-        )
+        head = ExclusiveHead if config.label_head == "exclusive" else IndependentHeads
+        self.heads = head(self._pooled_channels(), config.dropout) if config.task != "seg" else None
 
     def _pooled_channels(self) -> int:
         return self.encoder.pooled_channels * (2 if self.config.cls_pooling == "lesion" else 1)
@@ -136,9 +165,7 @@ class LesionNet(nn.Module):
         if self.decoder is not None:
             out["mask"] = self.decoder(features)
         if self.heads is not None:
-            pooled = self._pool(self.encoder.head_features(features[-1]), out.get("mask"))
-            for label, head in self.heads.items():
-                out[label] = head(pooled)
+            out.update(self.heads(self._pool(self.encoder.head_features(features[-1]), out.get("mask"))))
         return out
 
     def _pool(self, maps: torch.Tensor, mask_logits: torch.Tensor | None) -> torch.Tensor:

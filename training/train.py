@@ -41,12 +41,12 @@ from lesion.contract import LABELS
 from lesion.preprocessing import NORMALISATIONS
 from training.augment import Augment
 from training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from training.data import DatasetError, LesionDataset, load_or_make_folds, read_split
+from training.data import DatasetError, LesionDataset, Sample, load_or_make_folds, read_split
 from training.encoders import ENCODERS
 from training.evaluate import compute_metrics
 from training.held_out import HELD_OUT_FILE, read_out_of_fold
 from training.losses import MultiTaskLoss, label_pos_weight
-from training.models import POOLINGS, TASKS, LesionNet, ModelConfig
+from training.models import LABEL_HEADS, POOLINGS, TASKS, LesionNet, ModelConfig
 from training.predict import TorchPredictor, predict_samples
 
 MELANOMA_TARGET_SENSITIVITY = 0.90
@@ -67,6 +67,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--input-normalisation", choices=tuple(NORMALISATIONS), default="per-image",
                    help="per-image: each image's channels to zero mean, unit variance (the served contract); "
                         "fixed: (pixel - 127) / 128, keeping absolute colour (an experiment: export refuses it)")
+    p.add_argument("--label-head", choices=LABEL_HEADS, default="independent",
+                   help="independent: one binary head per label; exclusive: one softmax over the labels and "
+                        "'neither', for labels no image holds together (ISIC 2017's diagnoses)")
     p.add_argument("--epochs", type=int, default=40)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=2e-3, help="peak learning rate of the one-cycle schedule")
@@ -110,6 +113,14 @@ def split_samples(args: argparse.Namespace):
     train = [s for s in samples if folds[s.image_id] != args.fold]
     held_out = [s for s in samples if folds[s.image_id] == args.fold]
     return train, held_out
+
+
+def check_exclusive(samples: list[Sample]) -> None:
+    """An exclusive label head cannot learn an image that holds two labels: refuse such data up front."""
+    both = [s.image_id for s in samples if s.labels.sum() > 1]
+    if both:
+        raise DatasetError(f"--label-head exclusive needs at most one label per image; {len(both)} hold more, "
+                           f"e.g. {', '.join(both[:3])}")
 
 
 def use_bf16(precision: str, device: str) -> bool:
@@ -183,6 +194,8 @@ def main(argv: list[str] | None = None) -> int:
     args.output.mkdir(parents=True, exist_ok=True)
     try:
         train_samples, held_out = split_samples(args)
+        if args.label_head == "exclusive":
+            check_exclusive(train_samples)
         if args.calibration_from:
             read_out_of_fold(args.calibration_from)
     except DatasetError as err:
@@ -197,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
                         num_workers=workers, pin_memory=device == "cuda", persistent_workers=workers > 0)
     config = ModelConfig(encoder=args.encoder, task=args.task, pretrained=not args.no_pretrained,
                          cls_pooling=args.cls_pooling, input_scale=args.input_scale,
-                         input_normalisation=args.input_normalisation)
+                         input_normalisation=args.input_normalisation, label_head=args.label_head)
     model = LesionNet(config).to(device).to(memory_format=torch.channels_last)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     labels = torch.from_numpy(np.stack([s.labels for s in train_samples]))

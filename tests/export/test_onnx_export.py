@@ -75,6 +75,15 @@ def test_lesion_pooling_model_exports_with_parity(real_batch, tmp_path):
     assert max(report.max_abs_diff.values()) <= ONNX_TOLERANCE.probability
 
 
+def test_an_ensemble_with_an_exclusive_label_head_exports_with_parity(model, real_batch, tmp_path):
+    torch.manual_seed(0)
+    cls = LesionNet(ModelConfig(task="cls", pretrained=False, label_head="exclusive")).eval()
+    ensemble = LesionEnsemble([model, cls]).eval()
+    path = export_onnx(ensemble, tmp_path / "exclusive.onnx")
+    report = compare(TorchPredictor(ensemble), OnnxPredictor(path), real_batch, ONNX_TOLERANCE, "ISIC")
+    assert max(report.max_abs_diff.values()) <= ONNX_TOLERANCE.probability
+
+
 @pytest.mark.parametrize("cls_input_scale", [1.0, 1.25])
 def test_an_ensemble_exports_as_one_network_with_parity(model, real_batch, tmp_path, cls_input_scale):
     cls = LesionNet(ModelConfig(task="cls", pretrained=False, input_scale=cls_input_scale)).eval()

@@ -113,6 +113,22 @@ def test_input_scale_is_for_enlarging_a_classifier_only(task, scale):
         LesionNet(ModelConfig(task=task, pretrained=False, input_scale=scale))
 
 
+def test_an_exclusive_head_returns_each_labels_softmax_probability_as_log_odds():
+    torch.manual_seed(0)
+    model = LesionNet(ModelConfig(task="cls", pretrained=False, label_head="exclusive")).eval()
+    logits = []
+    model.heads.logits.register_forward_hook(lambda module, args, out: logits.append(out))
+    with torch.no_grad():
+        out = model(torch.randn(4, 3, 256, 256))
+    softmax = torch.softmax(logits[0], dim=1)
+    assert tuple(out) == model.outputs == ("melanoma", "seborrheic_keratosis")
+    assert torch.allclose(torch.sigmoid(out["melanoma"])[:, 0], softmax[:, 0], atol=1e-6)
+    assert torch.allclose(torch.sigmoid(out["seborrheic_keratosis"])[:, 0], softmax[:, 1], atol=1e-6)
+    assert (softmax[:, 2] > 0).all()  # "neither" keeps the rest
+    with pytest.raises(ValueError, match="unknown label_head 'multilabel'"):
+        LesionNet(ModelConfig(pretrained=False, label_head="multilabel"))
+
+
 def test_an_ensemble_averages_its_members_probabilities_and_masks():
     torch.manual_seed(0)
     multi, cls = (LesionNet(ModelConfig(encoder="inception", task=t, pretrained=False)).eval() for t in ("multi", "cls"))

@@ -1,4 +1,5 @@
 import csv
+import shutil
 
 import numpy as np
 import pytest
@@ -100,6 +101,21 @@ def test_a_bf16_run_of_an_enlarging_classifier_on_fixed_scaled_input_saves_both(
     assert model.config.input_scale == 1.25 and model.config.input_normalisation == "fixed"
     assert TorchPredictor(model).normalisation == "fixed"  # so its held-out fold is scored on the input it learnt
     assert next(model.parameters()).dtype == torch.float32
+
+
+def test_an_exclusive_label_head_trains_and_refuses_an_image_with_two_labels(small_isic_copy, tmp_path):
+    args = ["--output", str(tmp_path / "run"), "--epochs", "1", "--batch-size", "8", "--folds", "3",
+            "--folds-file", str(tmp_path / "folds.json"), "--task", "cls", "--label-head", "exclusive"]
+    assert train_main(["--data", str(small_isic_copy), *args]) == 0
+    assert load_checkpoint(tmp_path / "run" / "best.pt").model.config.label_head == "exclusive"
+    both = shutil.copytree(small_isic_copy, tmp_path / "both")
+    labels = next(both.glob("*_Part3_GroundTruth.csv"))
+    rows = labels.read_text().splitlines()
+    image_id = rows[1].split(",")[0]
+    labels.write_text("\n".join([rows[0], f"{image_id},1.0,1.0", *rows[2:]]) + "\n")
+    args[1] = str(tmp_path / "refused")
+    assert train_main(["--data", str(both), *args]) == 2
+    assert not (tmp_path / "refused" / "last.pt").exists()
 
 
 def test_all_data_model_takes_its_calibration_from_cross_validation_runs(small_isic_copy, tmp_path):
