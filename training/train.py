@@ -45,7 +45,7 @@ from training.data import DatasetError, LesionDataset, Sample, load_or_make_fold
 from training.encoders import ENCODERS
 from training.evaluate import compute_metrics
 from training.held_out import HELD_OUT_FILE, read_out_of_fold
-from training.losses import MultiTaskLoss, label_pos_weight
+from training.losses import LABEL_LOSSES, MultiTaskLoss, label_class_weight, label_pos_weight
 from training.models import LABEL_HEADS, POOLINGS, TASKS, LesionNet, ModelConfig
 from training.predict import TorchPredictor, predict_samples
 
@@ -70,6 +70,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--label-head", choices=LABEL_HEADS, default="independent",
                    help="independent: one binary head per label; exclusive: one softmax over the labels and "
                         "'neither', for labels no image holds together (ISIC 2017's diagnoses)")
+    p.add_argument("--label-loss", choices=LABEL_LOSSES, default="bce",
+                   help="bce: class-weighted binary cross-entropy per label; softmax: class-weighted cross-entropy "
+                        "over the labels and 'neither' (needs --label-head exclusive)")
     p.add_argument("--epochs", type=int, default=40)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=2e-3, help="peak learning rate of the one-cycle schedule")
@@ -98,6 +101,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.eval_every < 1:
         p.error("--eval-every must be at least 1")
+    if args.label_loss == "softmax" and args.label_head != "exclusive":
+        p.error("--label-loss softmax needs --label-head exclusive")
     return args
 
 
@@ -214,7 +219,8 @@ def main(argv: list[str] | None = None) -> int:
     model = LesionNet(config).to(device).to(memory_format=torch.channels_last)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     labels = torch.from_numpy(np.stack([s.labels for s in train_samples]))
-    loss_fn = MultiTaskLoss(label_pos_weight(labels), args.seg_weight, args.cls_weight)
+    class_weight = label_class_weight(labels) if args.label_loss == "softmax" else None
+    loss_fn = MultiTaskLoss(label_pos_weight(labels), args.seg_weight, args.cls_weight, class_weight)
 
     ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(args.ema_decay), use_buffers=True) \
         if args.ema_decay else None

@@ -1,7 +1,8 @@
 import pytest
 import torch
+from torch.nn import functional as F
 
-from training.losses import MultiTaskLoss, label_pos_weight, soft_dice_loss
+from training.losses import MultiTaskLoss, label_class_weight, label_pos_weight, soft_dice_loss
 from training.models import LesionEnsemble, LesionNet, ModelConfig
 
 
@@ -105,6 +106,21 @@ def test_input_scale_lets_the_classifier_see_the_contract_image_enlarged():
         out = model(torch.randn(2, 3, 256, 256))
     assert seen == [(2, 3, 320, 320)]
     assert {k: tuple(v.shape) for k, v in out.items()} == {"melanoma": (2, 1), "seborrheic_keratosis": (2, 1)}
+
+
+def test_softmax_label_loss_is_the_weighted_cross_entropy_of_the_exclusive_heads_logits():
+    torch.manual_seed(0)
+    model = LesionNet(ModelConfig(task="cls", pretrained=False, label_head="exclusive")).eval()
+    logits = []
+    model.heads.logits.register_forward_hook(lambda module, args, out: logits.append(out))
+    labels = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.0, 0.0], [0.0, 0.0]])
+    weight = label_class_weight(labels)
+    assert weight.tolist() == pytest.approx([4 / 3, 4 / 3, 2 / 3])  # 4 images / (3 classes * count)
+    with torch.no_grad():
+        parts = MultiTaskLoss(label_pos_weight(labels), class_weight=weight)(model(torch.randn(4, 3, 256, 256)),
+                                                                            {"labels": labels})
+    expected = F.cross_entropy(logits[0], torch.tensor([0, 1, 2, 2]), weight=weight)
+    assert parts["cls"].item() == pytest.approx(expected.item(), rel=1e-5)
 
 
 @pytest.mark.parametrize("task, scale", [("multi", 1.25), ("seg", 1.5), ("cls", 0.5)])

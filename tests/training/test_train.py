@@ -1,4 +1,5 @@
 import csv
+import json
 import shutil
 
 import numpy as np
@@ -103,11 +104,13 @@ def test_a_bf16_run_of_an_enlarging_classifier_on_fixed_scaled_input_saves_both(
     assert next(model.parameters()).dtype == torch.float32
 
 
-def test_an_exclusive_label_head_trains_and_refuses_an_image_with_two_labels(small_isic_copy, tmp_path):
+def test_an_exclusive_label_head_trains_with_softmax_loss_and_refuses_an_image_with_two_labels(small_isic_copy, tmp_path):
     args = ["--output", str(tmp_path / "run"), "--epochs", "1", "--batch-size", "8", "--folds", "3",
-            "--folds-file", str(tmp_path / "folds.json"), "--task", "cls", "--label-head", "exclusive"]
+            "--folds-file", str(tmp_path / "folds.json"), "--task", "cls", "--label-head", "exclusive",
+            "--label-loss", "softmax"]
     assert train_main(["--data", str(small_isic_copy), *args]) == 0
     assert load_checkpoint(tmp_path / "run" / "best.pt").model.config.label_head == "exclusive"
+    assert json.loads((tmp_path / "run" / "args.json").read_text())["label_loss"] == "softmax"
     both = shutil.copytree(small_isic_copy, tmp_path / "both")
     labels = next(both.glob("*_Part3_GroundTruth.csv"))
     rows = labels.read_text().splitlines()
@@ -116,6 +119,12 @@ def test_an_exclusive_label_head_trains_and_refuses_an_image_with_two_labels(sma
     args[1] = str(tmp_path / "refused")
     assert train_main(["--data", str(both), *args]) == 2
     assert not (tmp_path / "refused" / "last.pt").exists()
+
+
+def test_softmax_label_loss_needs_the_exclusive_head(capsys):
+    with pytest.raises(SystemExit):
+        train_main(["--output", "unused", "--label-loss", "softmax"])
+    assert "--label-loss softmax needs --label-head exclusive" in capsys.readouterr().err
 
 
 def test_all_data_model_takes_its_calibration_from_cross_validation_runs(small_isic_copy, tmp_path):
