@@ -17,6 +17,7 @@
 #   9. one softmax over the diagnoses instead of a binary head per label (--label-head exclusive):
 #      classification only, then multi-task, five folds each
 #  10. the same head trained with the softmax's own loss (--label-loss softmax): likewise
+#  11. the classification-only network on ground-truth lesion crops (--lesion-crop 0.25), five folds
 # Then it calibrates the all-data model on the folds' out-of-fold predictions, promotes it, writes the
 # report tables and figures, and scores the recipe's folds with test-time flips. $OUT gets runs.tgz
 # (everything but checkpoints; repacked after every finished run, so a cut-off call still returns what
@@ -32,7 +33,7 @@
 # lesion_pooling/efficientnet_lite0-multi/fold<k>, input_scale<s>/efficientnet_lite0-cls/fold<k>,
 # seg_weight3/efficientnet_lite0-multi/fold<k>, fixed_input/efficientnet_lite0-<task>/fold<k>,
 # report/efficientnet_lite2-<task>/fold<k>, exclusive_head/efficientnet_lite0-<task>/fold<k>,
-# exclusive_softmax/efficientnet_lite0-<task>/fold<k>),
+# exclusive_softmax/efficientnet_lite0-<task>/fold<k>, lesion_crop/efficientnet_lite0-cls/fold<k>),
 # e.g. ONLY='lite0-(cls/fold[234]|seg)'.
 # Measured on one H200: 8 runs at once (third session) took 455 s for the 5 recipe folds, the all-data run and
 # 2 classification-only folds; 4 at once with WORKERS=3 (twelfth) moved about 350 images/s each, whichever
@@ -95,6 +96,7 @@ job_list() {
     echo "exclusive_head/$L-$task/fold$k $task $L $k --label-head exclusive"; done; done
   for task in cls multi; do for k in 0 1 2 3 4; do
     echo "exclusive_softmax/$L-$task/fold$k $task $L $k --label-head exclusive --label-loss softmax"; done; done
+  for k in 0 1 2 3 4; do echo "lesion_crop/$L-cls/fold$k cls $L $k --lesion-crop 0.25"; done
 }
 without_weights() {  # drops the jobs of encoders whose ImageNet weights this kit did not carry
   local missing=() v

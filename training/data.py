@@ -150,7 +150,8 @@ class LesionDataset(Dataset):
     """Images and masks at INPUT_SIZE, decoded once and held in memory (2000 images: ~400 MB).
 
     `augment` takes and returns (image HxWx3 uint8, mask HxW uint8) at INPUT_SIZE; normalisation comes
-    after it, through the same function the server uses.
+    after it, through the same function the server uses. With `lesion_crop` every image and mask is first
+    replaced by its ground-truth lesion's square (`crop_to_lesion`).
     """
 
     def __init__(
@@ -159,6 +160,7 @@ class LesionDataset(Dataset):
         augment: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None,
         progress: bool = False,
         normalisation: str = "per-image",
+        lesion_crop: float | None = None,
     ) -> None:
         from tqdm import tqdm
 
@@ -170,7 +172,9 @@ class LesionDataset(Dataset):
             rgb, size = load_image(sample)
             self.images.append(resize_image(rgb))
             mask = load_mask(sample, size) if sample.mask_path else np.zeros(size, dtype=bool)
-            self.masks.append(_resize_mask(mask))
+            self.masks.append(resize_mask(mask))
+            if lesion_crop is not None:
+                self.images[-1], self.masks[-1] = crop_to_lesion(self.images[-1], self.masks[-1], lesion_crop)
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -186,8 +190,30 @@ class LesionDataset(Dataset):
         }
 
 
-def _resize_mask(mask: np.ndarray, size: int = INPUT_SIZE) -> np.ndarray:
+def resize_mask(mask: np.ndarray, size: int = INPUT_SIZE) -> np.ndarray:
+    """A bool mask -> size x size uint8, 0 or 255."""
     img = Image.fromarray(mask.astype(np.uint8) * 255)
     if img.size != (size, size):
         img = img.resize((size, size), Image.NEAREST)
     return np.asarray(img)
+
+
+def crop_to_lesion(image: np.ndarray, mask: np.ndarray, margin: float) -> tuple[np.ndarray, np.ndarray]:
+    """The square around the mask's bounding box, widened on each side by `margin` times the box's longer
+    side and kept inside the image, enlarged back to the image's size; the pair unchanged where the mask
+    is empty.
+
+    Image H x W x 3 and mask H x W (0/255) uint8, H == W. Lesion-centred crops were a common ISIC 2017
+    recipe; cut with the ground-truth mask, they bound what cutting with a predicted one could give.
+    """
+    rows, cols = np.nonzero(mask > 127)
+    if rows.size == 0:
+        return image, mask
+    size = image.shape[0]
+    top, bottom, left, right = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+    side = min(size, round(max(bottom - top, right - left) * (1 + 2 * margin)))
+    top = int(np.clip((top + bottom - side) // 2, 0, size - side))
+    left = int(np.clip((left + right - side) // 2, 0, size - side))
+    box = (left, top, left + side, top + side)
+    return (np.asarray(Image.fromarray(image).resize((size, size), Image.BILINEAR, box=box)),
+            np.asarray(Image.fromarray(mask).resize((size, size), Image.NEAREST, box=box)))

@@ -31,6 +31,7 @@ class ModelConfig:
     input_scale: float = 1.0
     input_normalisation: str = "per-image"
     label_head: str = "independent"
+    lesion_crop: float | None = None  # trained and scored on ground-truth lesion crops: experiments only
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -136,6 +137,8 @@ class LesionNet(nn.Module):
         if config.input_normalisation not in NORMALISATIONS:
             raise ValueError(f"unknown input_normalisation {config.input_normalisation!r}; "
                              f"choose from {', '.join(NORMALISATIONS)}")
+        if config.lesion_crop is not None and (config.lesion_crop < 0 or config.task != "cls"):
+            raise ValueError(f"lesion_crop {config.lesion_crop} must be a margin of at least 0 and needs task='cls'")
         if config.label_head not in LABEL_HEADS:
             raise ValueError(f"unknown label_head {config.label_head!r}; choose from {', '.join(LABEL_HEADS)}")
         self.config = config
@@ -156,6 +159,11 @@ class LesionNet(nn.Module):
     @property
     def input_normalisation(self) -> str:
         return self.config.input_normalisation
+
+    @property
+    def lesion_crop(self) -> float | None:
+        """The margin of the ground-truth lesion crops this network learnt from (training.data.crop_to_lesion)."""
+        return self.config.lesion_crop
 
     def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
         if self.config.input_scale != 1.0:
@@ -194,6 +202,8 @@ class LesionEnsemble(nn.Module):
             raise ValueError(f"no member of the ensemble predicts {', '.join(missing)}")
         if len({m.input_normalisation for m in members}) > 1:
             raise ValueError("the ensemble's members must share one input normalisation")
+        if any(m.lesion_crop is not None for m in members):
+            raise ValueError("an ensemble is served whole images; a network trained on lesion crops cannot join it")
         self.members = nn.ModuleList(members)
 
     @property
@@ -203,6 +213,10 @@ class LesionEnsemble(nn.Module):
     @property
     def input_normalisation(self) -> str:
         return self.members[0].input_normalisation
+
+    @property
+    def lesion_crop(self) -> None:
+        return None
 
     def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
         outs = [member(image) for member in self.members]

@@ -17,13 +17,14 @@ from tqdm import tqdm
 from lesion import metrics
 from lesion.calibration import Calibration
 from lesion.contract import LABELS
-from lesion.preprocessing import mask_to_original_size, to_network_input
-from training.data import Sample, load_image, load_mask
+from lesion.preprocessing import mask_to_original_size, resize_image, to_network_input
+from training.data import DatasetError, Sample, crop_to_lesion, load_image, load_mask, resize_mask
 
 
 class Predictor(Protocol):
     calibration: Calibration
     normalisation: str  # a key of lesion.preprocessing.NORMALISATIONS: how the network's input was made
+    lesion_crop: float | None  # the margin of ground-truth lesion crops it learnt from (None: whole images)
 
     def __call__(self, batch: np.ndarray) -> dict[str, np.ndarray]:
         """N x 3 x H x W float32 -> {"mask": N x 1 x H x W, "melanoma": N x 1, ...} probabilities."""
@@ -36,6 +37,7 @@ class TorchPredictor:
         self.device = device
         self.calibration = calibration or Calibration()
         self.normalisation = getattr(model, "input_normalisation", "per-image")
+        self.lesion_crop = getattr(model, "lesion_crop", None)
 
     @torch.no_grad()
     def __call__(self, batch: np.ndarray) -> dict[str, np.ndarray]:
@@ -49,6 +51,7 @@ class OnnxPredictor:
     """An exported ONNX file; calibration from its metadata (key "calibration") when present."""
 
     normalisation = "per-image"  # the served contract; export refuses networks trained otherwise
+    lesion_crop = None
 
     def __init__(self, path: Path, threads: int = 0) -> None:
         import onnxruntime as ort
@@ -77,6 +80,7 @@ class FlipTTA:
         self.predictor = predictor
         self.calibration = predictor.calibration
         self.normalisation = predictor.normalisation
+        self.lesion_crop = predictor.lesion_crop
 
     def __call__(self, batch: np.ndarray) -> dict[str, np.ndarray]:
         outputs = []
@@ -128,6 +132,16 @@ def _batches(samples: Sequence[Sample], size: int) -> Iterator[Sequence[Sample]]
         yield samples[start : start + size]
 
 
+def _as_learnt(rgb: np.ndarray, sample: Sample, size: tuple[int, int], lesion_crop: float | None) -> np.ndarray:
+    """The image as the network learnt to see it: whole, or its ground-truth lesion's square."""
+    if lesion_crop is None:
+        return rgb
+    if sample.mask_path is None:
+        raise DatasetError(f"{sample.image_id}: a network trained on lesion crops is scored on ground-truth "
+                           "crops, and this split has no masks")
+    return crop_to_lesion(resize_image(rgb), resize_mask(load_mask(sample, size)), lesion_crop)[0]
+
+
 def predict_samples(
     predictor: Predictor, samples: Sequence[Sample], batch_size: int = 16, progress: bool = True
 ) -> Predictions:
@@ -136,7 +150,8 @@ def predict_samples(
     bar = tqdm(total=len(samples), desc="evaluating", unit="img", disable=not progress)
     for chunk in _batches(samples, batch_size):
         loaded = [load_image(s) for s in chunk]
-        out = predictor(np.stack([to_network_input(rgb, predictor.normalisation) for rgb, _ in loaded]))
+        views = [_as_learnt(rgb, sample, size, predictor.lesion_crop) for sample, (rgb, size) in zip(chunk, loaded)]
+        out = predictor(np.stack([to_network_input(rgb, predictor.normalisation) for rgb in views]))
         for i, (sample, (_, size)) in enumerate(zip(chunk, loaded)):
             result.image_ids.append(sample.image_id)
             result.labels.append(sample.labels)

@@ -73,6 +73,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--label-loss", choices=LABEL_LOSSES, default="bce",
                    help="bce: class-weighted binary cross-entropy per label; softmax: class-weighted cross-entropy "
                         "over the labels and 'neither' (needs --label-head exclusive)")
+    p.add_argument("--lesion-crop", type=float, default=None, metavar="MARGIN",
+                   help="classification only: train and score on the square around the ground-truth lesion, widened "
+                        "by MARGIN times its longer side on each side (e.g. 0.25); an upper bound for lesion-centred "
+                        "crops, as serving has no ground truth")
     p.add_argument("--epochs", type=int, default=40)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=2e-3, help="peak learning rate of the one-cycle schedule")
@@ -103,6 +107,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--eval-every must be at least 1")
     if args.label_loss == "softmax" and args.label_head != "exclusive":
         p.error("--label-loss softmax needs --label-head exclusive")
+    if args.lesion_crop is not None and (args.task != "cls" or args.lesion_crop < 0):
+        p.error("--lesion-crop needs --task cls and a margin of at least 0")
     return args
 
 
@@ -210,12 +216,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"training on {len(train_samples)} images, holding out {len(held_out)} (fold {args.fold}), device {device}")
 
     workers = args.workers if args.workers is not None else (6 if device == "cuda" else 0)
-    dataset = LesionDataset(train_samples, augment=Augment(), progress=True, normalisation=args.input_normalisation)
+    dataset = LesionDataset(train_samples, augment=Augment(), progress=True, normalisation=args.input_normalisation,
+                            lesion_crop=args.lesion_crop)
     loader = DataLoader(dataset, batch_size=args.batch_size, shuffle=True, drop_last=len(dataset) > args.batch_size,
                         num_workers=workers, pin_memory=device == "cuda", persistent_workers=workers > 0)
     config = ModelConfig(encoder=args.encoder, task=args.task, pretrained=not args.no_pretrained,
                          cls_pooling=args.cls_pooling, input_scale=args.input_scale,
-                         input_normalisation=args.input_normalisation, label_head=args.label_head)
+                         input_normalisation=args.input_normalisation, label_head=args.label_head,
+                         lesion_crop=args.lesion_crop)
     model = LesionNet(config).to(device).to(memory_format=torch.channels_last)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     labels = torch.from_numpy(np.stack([s.labels for s in train_samples]))

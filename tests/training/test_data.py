@@ -5,7 +5,9 @@ import pytest
 from PIL import Image
 
 from lesion.contract import IMAGE
-from training.data import DatasetError, LesionDataset, load_image, load_mask, load_or_make_folds, make_folds, read_split
+from training.data import (
+    DatasetError, LesionDataset, crop_to_lesion, load_image, load_mask, load_or_make_folds, make_folds, read_split,
+)
 from tests.training.conftest import PREFIX, write_split
 
 
@@ -33,6 +35,37 @@ def test_dataset_items_match_the_network_contract(synthetic_split):
     assert item["image"].shape == IMAGE.shape and item["image"].dtype == np.float32
     assert item["mask"].shape == (1, 256, 256) and set(np.unique(item["mask"])) <= {0.0, 1.0}
     assert item["labels"].shape == (2,)
+
+
+def test_lesion_crop_is_the_widened_square_around_the_lesion_enlarged_back():
+    rows, cols = np.mgrid[0:256, 0:256]
+    image = np.stack([rows, cols, np.zeros_like(rows)], axis=-1).astype(np.uint8)  # pixel = its own position
+    mask = np.zeros((256, 256), np.uint8)
+    mask[100:140, 60:120] = 255  # 40 tall, 60 wide: a 90 px square with margin 0.25, centred on (120, 90)
+    out_image, out_mask = crop_to_lesion(image, mask, margin=0.25)
+    assert out_image.shape == image.shape and out_mask.shape == mask.shape
+    assert abs(int(out_image[0, 0, 0]) - 75) <= 1 and abs(int(out_image[0, 0, 1]) - 45) <= 1
+    assert abs(int(out_image[-1, -1, 0]) - 164) <= 1 and abs(int(out_image[-1, -1, 1]) - 134) <= 1
+    lesion_rows, lesion_cols = np.nonzero(out_mask > 127)
+    assert abs(lesion_cols.max() + 1 - lesion_cols.min() - 60 * 256 / 90) <= 2
+    assert abs(lesion_rows.max() + 1 - lesion_rows.min() - 40 * 256 / 90) <= 2
+
+
+def test_lesion_crop_stays_inside_the_image_and_leaves_an_empty_mask_alone():
+    image = np.random.default_rng(0).integers(0, 255, (256, 256, 3), dtype=np.uint8)
+    mask = np.zeros((256, 256), np.uint8)
+    same_image, same_mask = crop_to_lesion(image, mask, margin=0.25)
+    assert same_image is image and same_mask is mask
+    mask[0:200, 10:20] = 255  # the widened square would be 300 px: the whole image instead
+    whole, _ = crop_to_lesion(image, mask, margin=0.25)
+    assert np.array_equal(whole, image)
+
+
+def test_a_lesion_cropped_dataset_crops_image_and_mask_alike(synthetic_split):
+    samples = read_split(synthetic_split)
+    whole, cropped = LesionDataset(samples)[0], LesionDataset(samples, lesion_crop=0.0)[0]
+    assert whole["mask"].mean() < 0.3 and cropped["mask"].mean() > 0.95
+    assert not np.allclose(whole["image"], cropped["image"])
 
 
 def test_missing_folder(tmp_path):

@@ -75,6 +75,7 @@ def test_flip_tta_averages_flipped_predictions_back_into_place():
 
         calibration = Calibration()
         normalisation = "per-image"
+        lesion_crop = None
 
         def __call__(self, batch):
             mask = np.zeros((len(batch), 1, *batch.shape[-2:]), np.float32)

@@ -169,6 +169,15 @@ def test_input_normalisation_is_one_the_preprocessing_knows_and_an_ensemble_shar
     assert fixed.input_normalisation == "fixed"
 
 
+def test_lesion_crops_are_for_a_classifier_outside_any_served_ensemble():
+    with pytest.raises(ValueError, match="needs task='cls'"):
+        LesionNet(ModelConfig(pretrained=False, lesion_crop=0.25))
+    cropped = LesionNet(ModelConfig(task="cls", pretrained=False, lesion_crop=0.25))
+    assert cropped.lesion_crop == 0.25
+    with pytest.raises(ValueError, match="cannot join"):
+        LesionEnsemble([LesionNet(ModelConfig(pretrained=False)), cropped])
+
+
 def test_an_ensemble_must_cover_the_multitask_outputs():
     with pytest.raises(ValueError, match="no member of the ensemble predicts mask"):
         LesionEnsemble([LesionNet(ModelConfig(encoder="inception", task="cls", pretrained=False))])

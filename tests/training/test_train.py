@@ -1,4 +1,5 @@
 import csv
+import dataclasses
 import json
 import shutil
 
@@ -10,10 +11,10 @@ from torch.utils.data import DataLoader
 from lesion.calibration import Calibration
 from training.augment import Augment
 from training.checkpoint import load_checkpoint
-from training.data import LesionDataset
+from training.data import DatasetError, LesionDataset, read_split
 from training.losses import MultiTaskLoss, label_pos_weight
 from training.models import LesionNet, ModelConfig
-from training.predict import TorchPredictor
+from training.predict import TorchPredictor, predict_samples
 from training.train import main as train_main
 from training.train import train_one_epoch
 
@@ -119,6 +120,30 @@ def test_an_exclusive_label_head_trains_with_softmax_loss_and_refuses_an_image_w
     args[1] = str(tmp_path / "refused")
     assert train_main(["--data", str(both), *args]) == 2
     assert not (tmp_path / "refused" / "last.pt").exists()
+
+
+def test_a_lesion_cropped_classifier_is_scored_on_ground_truth_crops_and_needs_masks(small_isic_copy, tmp_path):
+    args = ["--data", str(small_isic_copy), "--output", str(tmp_path / "run"), "--epochs", "1", "--batch-size", "8",
+            "--folds", "3", "--folds-file", str(tmp_path / "folds.json"), "--task", "cls", "--lesion-crop", "0.25"]
+    assert train_main(args) == 0
+    model = load_checkpoint(tmp_path / "run" / "best.pt").model
+    predictor = TorchPredictor(model)
+    assert predictor.lesion_crop == 0.25
+    uncropped = LesionNet(dataclasses.replace(model.config, lesion_crop=None, pretrained=False))
+    uncropped.load_state_dict(model.state_dict())
+    samples = read_split(small_isic_copy)[:2]
+    whole = predict_samples(TorchPredictor(uncropped), samples, progress=False)
+    cropped = predict_samples(predictor, samples, progress=False)
+    assert whole.probabilities["melanoma"] != cropped.probabilities["melanoma"]
+    no_masks = [dataclasses.replace(s, mask_path=None) for s in samples]
+    with pytest.raises(DatasetError, match="scored on ground-truth crops"):
+        predict_samples(predictor, no_masks, progress=False)
+
+
+def test_lesion_crops_need_the_classification_only_task(capsys):
+    with pytest.raises(SystemExit):
+        train_main(["--output", "unused", "--lesion-crop", "0.25"])
+    assert "--lesion-crop needs --task cls" in capsys.readouterr().err
 
 
 def test_softmax_label_loss_needs_the_exclusive_head(capsys):
