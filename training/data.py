@@ -203,8 +203,8 @@ def crop_to_lesion(image: np.ndarray, mask: np.ndarray, margin: float) -> tuple[
     side and kept inside the image, enlarged back to the image's size; the pair unchanged where the mask
     is empty.
 
-    Image H x W x 3 and mask H x W (0/255) uint8, H == W. Lesion-centred crops were a common ISIC 2017
-    recipe; cut with the ground-truth mask, they bound what cutting with a predicted one could give.
+    Image H x W x 3 and mask H x W (0/255) uint8, H == W. Cut with the ground-truth mask, such crops bound
+    what a classifier could gain from crops cut with a predicted one.
     """
     rows, cols = np.nonzero(mask > 127)
     if rows.size == 0:
