@@ -17,13 +17,13 @@ import json
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from lesion.contract import LABELS
 from lesion.preprocessing import resize_image, to_network_input
 from training.checkpoint import load_checkpoint
 from training.data import crop_to_lesion, load_image, read_split
 from training.held_out import HELD_OUT_FILE
+from training.predict import TorchPredictor
 
 
 def main() -> None:
@@ -37,18 +37,16 @@ def main() -> None:
     args = p.parse_args()
     folds = json.loads(args.folds_file.read_text())
     samples = [s for s in read_split(args.data) if folds[s.image_id] == args.fold]
-    segmenter, classifier = (load_checkpoint(path).model.eval() for path in (args.masks_from, args.classifier))
-    margin = classifier.lesion_crop
+    segmenter, classifier = (TorchPredictor(load_checkpoint(path).model) for path in (args.masks_from, args.classifier))
     probabilities = {label: [] for label in LABELS}
-    with torch.no_grad():
-        for start in range(0, len(samples), 16):
-            images = [resize_image(load_image(s)[0]) for s in samples[start : start + 16]]
-            batch = torch.from_numpy(np.stack([to_network_input(rgb) for rgb in images]))
-            masks = (torch.sigmoid(segmenter(batch)["mask"][:, 0]).numpy() > 0.5).astype(np.uint8) * 255
-            crops = [crop_to_lesion(rgb, mask, margin)[0] for rgb, mask in zip(images, masks)]
-            out = classifier(torch.from_numpy(np.stack([to_network_input(crop) for crop in crops])))
-            for label in LABELS:
-                probabilities[label].extend(torch.sigmoid(out[label].float()).numpy().ravel().tolist())
+    for start in range(0, len(samples), 16):
+        images = [resize_image(load_image(s)[0]) for s in samples[start : start + 16]]
+        mask_probability = segmenter(np.stack([to_network_input(rgb) for rgb in images]))["mask"][:, 0]
+        masks = (mask_probability > 0.5).astype(np.uint8) * 255
+        crops = [crop_to_lesion(rgb, mask, classifier.lesion_crop)[0] for rgb, mask in zip(images, masks)]
+        out = classifier(np.stack([to_network_input(crop) for crop in crops]))
+        for label in LABELS:
+            probabilities[label].extend(out[label].ravel().tolist())
     args.output.mkdir(parents=True, exist_ok=True)
     np.savez(args.output / HELD_OUT_FILE, image_ids=np.array([s.image_id for s in samples]),
              labels=np.stack([s.labels for s in samples]), **{k: np.array(v) for k, v in probabilities.items()},
