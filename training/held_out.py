@@ -2,7 +2,8 @@
 
 A run trained with a held-out fold writes <run>/held_out_predictions.npz when it finishes: image_ids,
 labels (N x 2), one raw probability array per label (tasks with a classifier) and the per-image
-Jaccard (tasks with a mask), all of its best checkpoint.
+Jaccard (tasks with a mask), all of its best checkpoint; <run>/last-epoch/ holds the same file of its
+last checkpoint, so that either can be passed wherever a run is read.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from lesion.contract import LABELS
 from training.data import DatasetError
 
 HELD_OUT_FILE = "held_out_predictions.npz"
+LAST_EPOCH_DIR = "last-epoch"
 JACCARD = "jaccard"
 
 

@@ -5,7 +5,8 @@
     python -m training.train --fold -1 --output runs/all          # all 2000 images, no held-out fold
 
 Writes to --output: last.pt (every epoch, resumable), best.pt (best held-out score), log.csv (one row
-per epoch), args.json, and with a held-out fold its predictions (held_out_predictions.npz). The
+per epoch), args.json, and with a held-out fold its predictions (held_out_predictions.npz, of best.pt; the
+same file of last.pt in last-epoch/, which the checks take as a run of its own). The
 calibration (Platt scaling, operating thresholds) is fitted on out-of-fold predictions and stored in both
 checkpoints: those of --calibration-from runs when given (how an all-data model gets calibrated on
 cross-validation), else the run's own held-out fold.
@@ -44,7 +45,7 @@ from training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from training.data import DatasetError, LesionDataset, Sample, load_or_make_folds, read_split
 from training.encoders import ENCODERS
 from training.evaluate import compute_metrics
-from training.held_out import HELD_OUT_FILE, read_out_of_fold
+from training.held_out import HELD_OUT_FILE, LAST_EPOCH_DIR, read_out_of_fold
 from training.losses import LABEL_LOSSES, MultiTaskLoss, label_class_weight, label_pos_weight
 from training.models import LABEL_HEADS, POOLINGS, TASKS, LesionNet, ModelConfig
 from training.predict import TorchPredictor, predict_samples
@@ -284,8 +285,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def save_held_out_predictions(output: Path, held_out, device: str) -> None:
-    """The best model's held-out predictions: for reports and for calibrating (this or an all-data model)."""
-    write_held_out_predictions(output, load_checkpoint(output / "best.pt", map_location=device).model, held_out, device)
+    """The best and the last epoch's held-out predictions, each where the checks read a run's.
+
+    The best epoch's (in <output>) feed reports and calibration. It is picked on the very images it is
+    scored on, so a comparison also reads the last epoch's, in <output>/last-epoch, a run of its own.
+    """
+    for checkpoint, target in (("best.pt", output), ("last.pt", output / LAST_EPOCH_DIR)):
+        target.mkdir(exist_ok=True)
+        model = load_checkpoint(output / checkpoint, map_location=device).model
+        write_held_out_predictions(target, model, held_out, device)
 
 
 def write_held_out_predictions(output: Path, model, held_out, device: str = "cpu") -> None:

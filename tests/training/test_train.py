@@ -11,7 +11,8 @@ from torch.utils.data import DataLoader
 from lesion.calibration import Calibration
 from training.augment import Augment
 from training.checkpoint import load_checkpoint
-from training.data import DatasetError, LesionDataset, read_split
+from training.data import DatasetError, LesionDataset, load_or_make_folds, read_split
+from training.held_out import LAST_EPOCH_DIR, read_same_images
 from training.losses import MultiTaskLoss, label_pos_weight
 from training.models import LesionNet, ModelConfig
 from training.predict import TorchPredictor, predict_samples
@@ -91,6 +92,21 @@ def test_eval_every_scores_the_first_every_nth_and_the_last_epoch_and_resumes_un
     assert [r["auc_melanoma"] != "" for r in rows] == [True, True, False, True, True]
     assert all(float(r["train_loss"]) > 0 for r in rows) and float(rows[2]["score"]) == 0
     assert load_checkpoint(out / "best.pt").epoch in (1, 2, 4, 5)
+
+
+def test_a_fold_run_writes_its_best_and_its_last_epochs_held_out_predictions(small_isic_copy, tmp_path):
+    out, folds_file = tmp_path / "run", tmp_path / "folds.json"
+    args = ["--data", str(small_isic_copy), "--output", str(out), "--epochs", "3", "--batch-size", "8", "--folds", "3",
+            "--fold", "0", "--folds-file", str(folds_file), "--task", "cls"]
+    assert train_main(args) == 0
+    samples = read_split(small_isic_copy)
+    folds = load_or_make_folds(folds_file, samples, 3, 0)
+    held_out = [s for s in samples if folds[s.image_id] == 0]
+    _, written = read_same_images([out, out / LAST_EPOCH_DIR])
+    for checkpoint, predictions in zip(("best.pt", "last.pt"), written):
+        expected = predict_samples(TorchPredictor(load_checkpoint(out / checkpoint).model), held_out, progress=False)
+        for label in ("melanoma", "seborrheic_keratosis"):
+            np.testing.assert_allclose(predictions[label], expected.probability_array(label), rtol=1e-5)
 
 
 def test_a_bf16_run_of_an_enlarging_classifier_on_fixed_scaled_input_saves_both(small_isic_copy, tmp_path):
