@@ -9,6 +9,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from lesion.calibration import Calibration
+from lesion.contract import LABELS
 from training.augment import Augment
 from training.checkpoint import load_checkpoint
 from training.data import DatasetError, LesionDataset, load_or_make_folds, read_split
@@ -105,7 +106,7 @@ def test_a_fold_run_writes_its_best_and_its_last_epochs_held_out_predictions(sma
     _, written = read_same_images([out, out / LAST_EPOCH_DIR])
     for checkpoint, predictions in zip(("best.pt", "last.pt"), written):
         expected = predict_samples(TorchPredictor(load_checkpoint(out / checkpoint).model), held_out, progress=False)
-        for label in ("melanoma", "seborrheic_keratosis"):
+        for label in LABELS:
             np.testing.assert_allclose(predictions[label], expected.probability_array(label), rtol=1e-5)
 
 
