@@ -5,17 +5,18 @@ scheduler), on one synthetic sample served again and again, so reading and augme
 out. The table projects one epoch on a 1600-image training fold and the 40-epoch recipe: how a CPU-only
 session plans what fits.
 
-    python -m benchmarks.training_step [--device cpu] [--batch-size 32] [--steps 3]
+    python -m benchmarks.training_step [--device cpu] [--batch-size 32] [--steps 3] [--encoder inception]
 """
 from __future__ import annotations
 
 import argparse
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from training.encoders import ENCODERS
 from training.losses import MultiTaskLoss
 from training.models import LesionNet, ModelConfig
 from training.train import train_one_epoch
@@ -77,14 +78,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="cpu")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--steps", type=int, default=3, help="timed steps per configuration (their mean is reported)")
+    p.add_argument("--encoder", default=ModelConfig.encoder, choices=ENCODERS,
+                   help="the encoder of every network timed (weights random: only the speed is measured)")
     args = p.parse_args(argv)
-    print(f"device {args.device}, {torch.get_num_threads()} threads, batch {args.batch_size}, 256 x 256 input\n")
+    print(f"device {args.device}, {torch.get_num_threads()} threads, batch {args.batch_size}, 256 x 256 input, "
+          f"encoder {args.encoder}\n")
     print("| network | precision | s / step | images / s | epoch (1600 images) | 40 epochs | bf16 speed-up |")
     print("|---|---|---|---|---|---|---|")
     for case in CASES:
         fp32 = None
         for bf16 in (False, True):
-            seconds = seconds_per_step(case.config, bf16, args.device, args.batch_size, args.steps)
+            config = replace(case.config, encoder=args.encoder)
+            seconds = seconds_per_step(config, bf16, args.device, args.batch_size, args.steps)
             fp32 = fp32 or seconds
             epoch = seconds * FOLD_IMAGES / args.batch_size
             print(f"| {case.name} | {'bf16' if bf16 else 'fp32'} | {seconds:.2f} | {args.batch_size / seconds:.1f} "
