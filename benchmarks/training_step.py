@@ -87,8 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---|---|---|---|---|")
     for case in CASES:
         fp32 = None
+        config = replace(case.config, encoder=args.encoder)
         for bf16 in (False, True):
-            config = replace(case.config, encoder=args.encoder)
             seconds = seconds_per_step(config, bf16, args.device, args.batch_size, args.steps)
             fp32 = fp32 or seconds
             epoch = seconds * FOLD_IMAGES / args.batch_size
