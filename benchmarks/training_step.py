@@ -82,7 +82,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="the encoder of every network timed (weights random: only the speed is measured)")
     args = p.parse_args(argv)
     print(f"device {args.device}, {torch.get_num_threads()} threads, batch {args.batch_size}, 256 x 256 input, "
-          f"encoder {args.encoder}\n")
+          f"encoder {args.encoder}")
+    print(f"CPU {torch.backends.cpu.get_cpu_capability()}, native bf16: "
+          f"{'yes' if torch.ops.mkldnn._is_mkldnn_bf16_supported() else 'no (emulated, slow)'}\n")
     print("| network | precision | s / step | images / s | epoch (1600 images) | 40 epochs | bf16 speed-up |")
     print("|---|---|---|---|---|---|---|")
     for case in CASES:

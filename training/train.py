@@ -95,7 +95,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--precision", choices=PRECISIONS, default="auto",
                    help="training arithmetic: bfloat16 autocast or float32; auto is bf16 on CUDA, fp32 on the CPU "
-                        "(on AVX512-BF16 CPUs about 2x faster for the U-Net and enlarged inputs: python -m benchmarks.training_step)")
+                        "(on AVX512-BF16 CPUs about 2x faster for the U-Net and enlarged inputs, on CPUs without it several "
+                        "times slower: python -m benchmarks.training_step)")
     p.add_argument("--resume", action="store_true", help="continue from <output>/last.pt")
     p.add_argument("--eval-every", type=int, default=1, metavar="N",
                    help="score the held-out fold on the first, every Nth and the last epoch only (default: every epoch)")
@@ -137,6 +138,14 @@ def check_exclusive(samples: list[Sample]) -> None:
 
 def use_bf16(precision: str, device: str) -> bool:
     return precision == "bf16" or (precision == "auto" and torch.device(device).type == "cuda")
+
+
+def emulated_bf16_warning(bf16: bool, device: str) -> str | None:
+    """bfloat16 on a CPU without AVX512-BF16 or AMX is emulated: 7-10x slower than float32 (docs/benchmarks.md run 5)."""
+    if not bf16 or torch.device(device).type != "cpu" or torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        return None
+    return ("warning: this CPU has no native bfloat16 (no AVX512-BF16 or AMX), so --precision bf16 is emulated and "
+            "several times slower than float32 (python -m benchmarks.training_step); use --precision fp32 here")
 
 
 def train_one_epoch(model, loader, loss_fn, optimizer, scheduler, device: str, epoch: int,
@@ -215,6 +224,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     (args.output / "args.json").write_text(json.dumps({k: str(v) for k, v in vars(args).items()}, indent=2))
     print(f"training on {len(train_samples)} images, holding out {len(held_out)} (fold {args.fold}), device {device}")
+    if warning := emulated_bf16_warning(use_bf16(args.precision, device), device):
+        print(warning, file=sys.stderr)
 
     workers = args.workers if args.workers is not None else (6 if device == "cuda" else 0)
     dataset = LesionDataset(train_samples, augment=Augment(), progress=True, normalisation=args.input_normalisation,

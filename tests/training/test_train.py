@@ -18,7 +18,7 @@ from training.losses import MultiTaskLoss, label_pos_weight
 from training.models import LesionNet, ModelConfig
 from training.predict import TorchPredictor, predict_samples
 from training.train import main as train_main
-from training.train import train_one_epoch
+from training.train import emulated_bf16_warning, train_one_epoch
 
 
 def test_augmentation_keeps_mask_aligned():
@@ -110,7 +110,7 @@ def test_a_fold_run_writes_its_best_and_its_last_epochs_held_out_predictions(sma
             np.testing.assert_allclose(predictions[label], expected.probability_array(label), rtol=1e-5)
 
 
-def test_a_bf16_run_of_an_enlarging_classifier_on_fixed_scaled_input_saves_both(small_isic_copy, tmp_path):
+def test_a_bf16_run_of_an_enlarging_classifier_on_fixed_scaled_input_saves_both(small_isic_copy, tmp_path, capsys):
     out = tmp_path / "run"
     args = ["--data", str(small_isic_copy), "--output", str(out), "--epochs", "1", "--batch-size", "8", "--folds", "3",
             "--folds-file", str(tmp_path / "folds.json"), "--task", "cls", "--input-scale", "1.25", "--precision", "bf16",
@@ -120,6 +120,13 @@ def test_a_bf16_run_of_an_enlarging_classifier_on_fixed_scaled_input_saves_both(
     assert model.config.input_scale == 1.25 and model.config.input_normalisation == "fixed"
     assert TorchPredictor(model).normalisation == "fixed"  # so its held-out fold is scored on the input it learnt
     assert next(model.parameters()).dtype == torch.float32
+    native = torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    assert ("--precision fp32" in capsys.readouterr().err) == (not native)
+
+
+@pytest.mark.parametrize("bf16, device", [(False, "cpu"), (True, "cuda"), (True, "cuda:0")])
+def test_only_bfloat16_on_the_cpu_can_be_emulated(bf16, device):
+    assert emulated_bf16_warning(bf16, device) is None
 
 
 def test_an_exclusive_label_head_trains_with_softmax_loss_and_refuses_an_image_with_two_labels(small_isic_copy, tmp_path):
