@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader, Dataset
 from training.encoders import ENCODERS
 from training.losses import MultiTaskLoss
 from training.models import LesionNet, ModelConfig
-from training.train import train_one_epoch
+from training.train import cpu_has_native_bf16, train_one_epoch
 
 FOLD_IMAGES = 1600
 EPOCHS = 40
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"device {args.device}, {torch.get_num_threads()} threads, batch {args.batch_size}, 256 x 256 input, "
           f"encoder {args.encoder}")
     print(f"CPU {torch.backends.cpu.get_cpu_capability()}, native bf16: "
-          f"{'yes' if torch.ops.mkldnn._is_mkldnn_bf16_supported() else 'no (emulated, slow)'}\n")
+          f"{'yes' if cpu_has_native_bf16() else 'no (emulated, slow)'}\n")
     print("| network | precision | s / step | images / s | epoch (1600 images) | 40 epochs | bf16 speed-up |")
     print("|---|---|---|---|---|---|---|")
     for case in CASES:

@@ -140,9 +140,13 @@ def use_bf16(precision: str, device: str) -> bool:
     return precision == "bf16" or (precision == "auto" and torch.device(device).type == "cuda")
 
 
+def cpu_has_native_bf16() -> bool:
+    """Without AVX512-BF16 or AMX, bfloat16 is emulated: 7-10x slower than float32 (docs/benchmarks.md run 5)."""
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
 def emulated_bf16_warning(bf16: bool, device: str) -> str | None:
-    """bfloat16 on a CPU without AVX512-BF16 or AMX is emulated: 7-10x slower than float32 (docs/benchmarks.md run 5)."""
-    if not bf16 or torch.device(device).type != "cpu" or torch.ops.mkldnn._is_mkldnn_bf16_supported():
+    if not bf16 or torch.device(device).type != "cpu" or cpu_has_native_bf16():
         return None
     return ("warning: this CPU has no native bfloat16 (no AVX512-BF16 or AMX), so --precision bf16 is emulated and "
             "several times slower than float32 (python -m benchmarks.training_step); use --precision fp32 here")
