@@ -15,6 +15,7 @@ LITE0_ROOTS = [RUNS / "h200-2026-11-27" / "report", RUNS / "cpu-2026-11-27-lite0
 COMMITTED = {
     "lite0-gpu-and-cpu": (LITE0_ROOTS, REPO / "docs" / "results_tables.md"),
     "inception-cpu": ([RUNS / "cpu-2026-11-27-inception"], RUNS / "cpu-2026-11-27-inception" / "results_tables.md"),
+    "inception40-cpu": ([RUNS / "cpu-2026-11-29-inception40"], RUNS / "cpu-2026-11-29-inception40" / "results_tables.md"),
 }
 
 
