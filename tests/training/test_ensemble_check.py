@@ -6,13 +6,13 @@ from pathlib import Path
 import numpy as np
 
 from lesion.contract import LABELS
-from training.ensemble_check import fold_aucs, gains, main, read_groups
+from training.ensemble_check import add_stacked, fold_aucs, gains, main, read_groups
 from training.held_out import HELD_OUT_FILE
 
 
-def write_network(root: Path, labels: np.ndarray, seed: int, ids: np.ndarray) -> Path:
-    """One network's fold run: its scores are the labels plus its own independent noise."""
-    noisy = labels + np.random.default_rng(seed).normal(0, 0.8, labels.shape)
+def write_network(root: Path, labels: np.ndarray, seed: int, ids: np.ndarray, signal: float = 1.0) -> Path:
+    """One network's fold run: its scores are the labels (times signal) plus its own independent noise."""
+    noisy = signal * labels + np.random.default_rng(seed).normal(0, 0.8, labels.shape)
     raw = 1 / (1 + np.exp(-noisy))
     root.mkdir(parents=True)
     np.savez(root / HELD_OUT_FILE, image_ids=ids, labels=labels,
@@ -56,3 +56,18 @@ def test_base_scores_what_a_third_network_adds_to_a_pair(tmp_path, capsys):
     assert "A = mean of all, B = mean of networks 1-2, folds pooled" in capsys.readouterr().out
     assert main([*argv[:3], "3", *argv[4:]]) == 2
     assert "--base 3: give a number from 2 to 2" in capsys.readouterr().err
+
+
+def test_stack_learns_to_ignore_a_network_that_only_adds_noise(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    folds = [((rng.random((300, len(LABELS))) < 0.3).astype(np.float32),
+              np.array([f"ISIC_{k}{i:06d}" for i in range(300)])) for k in range(3)]
+    good = [write_network(tmp_path / "good" / f"fold{k}", y, 10 + k, ids) for k, (y, ids) in enumerate(folds)]
+    noise = [write_network(tmp_path / "noise" / f"fold{k}", y, 20 + k, ids, signal=0) for k, (y, ids) in enumerate(folds)]
+    for fold in add_stacked(read_groups([good, noise]), networks=2):
+        alone, _, mean, stacked = fold_aucs(fold)
+        assert all(stacked[label] > mean[label] and abs(stacked[label] - alone[label]) < 0.01 for label in LABELS)
+    assert main(["--bootstrap", "50", "--stack", "--runs", *map(str, good), "--runs", *map(str, noise)]) == 0
+    assert "A = stacked, B = mean of all, folds pooled" in capsys.readouterr().out
+    assert main(["--stack", "--runs", str(good[0]), "--runs", str(noise[0])]) == 2
+    assert "--stack fits on the other folds" in capsys.readouterr().err
