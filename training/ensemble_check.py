@@ -73,7 +73,7 @@ def add_stacked(folds: list[Fold], networks: int) -> list[Fold]:
 
 
 def fold_aucs(fold: Fold) -> list[dict[str, float]]:
-    """Per label AUC of each network alone, then of their mean (one fold)."""
+    """Per label AUC of each entry of one fold: each network alone, then their mean (and any stacked)."""
     labels, probabilities = fold
     return [{label: float(roc_auc_score(labels[:, i], p[label])) for i, label in enumerate(LABELS)}
             for p in probabilities]
