@@ -82,6 +82,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=2e-3, help="peak learning rate of the one-cycle schedule")
     p.add_argument("--weight-decay", type=float, default=1e-4)
+    p.add_argument("--augment-strength", type=float, default=1.0, metavar="S",
+                   help="scale of the random affine (zoom, shift) and colour jitter; flips and rotations stay")
     p.add_argument("--seg-weight", type=float, default=1.0)
     p.add_argument("--cls-weight", type=float, default=1.0)
     p.add_argument("--folds", type=int, default=5)
@@ -232,8 +234,8 @@ def main(argv: list[str] | None = None) -> int:
         print(warning, file=sys.stderr)
 
     workers = args.workers if args.workers is not None else (6 if device == "cuda" else 0)
-    dataset = LesionDataset(train_samples, augment=Augment(), progress=True, normalisation=args.input_normalisation,
-                            lesion_crop=args.lesion_crop)
+    dataset = LesionDataset(train_samples, augment=Augment(args.augment_strength), progress=True,
+                            normalisation=args.input_normalisation, lesion_crop=args.lesion_crop)
     loader = DataLoader(dataset, batch_size=args.batch_size, shuffle=True, drop_last=len(dataset) > args.batch_size,
                         num_workers=workers, pin_memory=device == "cuda", persistent_workers=workers > 0)
     config = ModelConfig(encoder=args.encoder, task=args.task, pretrained=not args.no_pretrained,

@@ -33,6 +33,18 @@ def test_augmentation_keeps_mask_aligned():
         assert agree > 0.99
 
 
+def test_augment_strength_scales_the_colour_jitter():
+    image = np.full((64, 64, 3), 128, np.uint8)
+    mask = np.zeros((64, 64), np.uint8)
+
+    def brightness_spread(strength: float) -> float:
+        augment = Augment(strength)
+        return float(np.std([augment(image, mask)[0].mean() for _ in range(200)]))
+
+    assert brightness_spread(0.0) == 0.0
+    assert brightness_spread(2.0) > 1.5 * brightness_spread(1.0) > 0.0
+
+
 def test_a_few_optimisation_steps_reduce_the_loss(isic_samples):
     torch.manual_seed(0)
     samples = isic_samples[:8]
