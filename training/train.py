@@ -47,6 +47,7 @@ from training.encoders import ENCODERS
 from training.evaluate import compute_metrics
 from training.held_out import HELD_OUT_FILE, LAST_EPOCH_DIR, read_out_of_fold
 from training.losses import LABEL_LOSSES, MultiTaskLoss, label_class_weight, label_pos_weight
+from training.mixup import mixup
 from training.models import LABEL_HEADS, POOLINGS, TASKS, LesionNet, ModelConfig
 from training.predict import TorchPredictor, predict_samples
 
@@ -84,6 +85,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--weight-decay", type=float, default=1e-4)
     p.add_argument("--augment-strength", type=float, default=1.0, metavar="S",
                    help="scale of the random affine (zoom, shift) and colour jitter; flips and rotations stay")
+    p.add_argument("--mixup", type=float, default=0.0, metavar="ALPHA",
+                   help="blend each batch's images, masks and labels pairwise, weight ~ Beta(ALPHA, ALPHA) "
+                        "(default 0: off)")
     p.add_argument("--seg-weight", type=float, default=1.0)
     p.add_argument("--cls-weight", type=float, default=1.0)
     p.add_argument("--folds", type=int, default=5)
@@ -107,6 +111,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--calibration-from", type=Path, nargs="+", default=None, metavar="RUN",
                    help="fit the calibration on these runs' held-out predictions (cross-validation folds)")
     args = p.parse_args(argv)
+    if args.mixup < 0:
+        p.error("--mixup needs an alpha of at least 0")
     if args.eval_every < 1:
         p.error("--eval-every must be at least 1")
     if args.label_loss == "softmax" and args.label_head != "exclusive":
@@ -155,12 +161,13 @@ def emulated_bf16_warning(bf16: bool, device: str) -> str | None:
 
 
 def train_one_epoch(model, loader, loss_fn, optimizer, scheduler, device: str, epoch: int,
-                    ema: AveragedModel | None = None, bf16: bool = False) -> dict[str, float]:
+                    ema: AveragedModel | None = None, bf16: bool = False, mixup_alpha: float = 0.0
+                    ) -> dict[str, float]:
     model.train()
     totals: dict[str, float] = {}
     bar = tqdm(loader, desc=f"epoch {epoch}", unit="batch", leave=False)
     for batch in bar:
-        batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+        batch = mixup({k: v.to(device, non_blocking=True) for k, v in batch.items()}, mixup_alpha)
         image = batch["image"].contiguous(memory_format=torch.channels_last)
         with torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=bf16):
             outputs = model(image)
@@ -270,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     for epoch in range(start_epoch, args.epochs + 1):
         started = time.time()
         row = {"epoch": epoch, **train_one_epoch(model, loader, loss_fn, optimizer, scheduler, device, epoch, ema,
-                                                      use_bf16(args.precision, device))}
+                                                      use_bf16(args.precision, device), args.mixup)}
         row["train_seconds"] = round(time.time() - started, 1)
         scored = held_out and is_scored_epoch(epoch, args.epochs, args.eval_every)
         if scored:
