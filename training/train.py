@@ -111,8 +111,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--calibration-from", type=Path, nargs="+", default=None, metavar="RUN",
                    help="fit the calibration on these runs' held-out predictions (cross-validation folds)")
     args = p.parse_args(argv)
-    if args.mixup < 0:
-        p.error("--mixup needs an alpha of at least 0")
+    if args.mixup < 0 or args.augment_strength < 0:
+        p.error("--mixup and --augment-strength need values of at least 0")
     if args.eval_every < 1:
         p.error("--eval-every must be at least 1")
     if args.label_loss == "softmax" and args.label_head != "exclusive":

@@ -187,6 +187,13 @@ def test_softmax_label_loss_needs_the_exclusive_head(capsys):
     assert "--label-loss softmax needs --label-head exclusive" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("option", ["--mixup", "--augment-strength"])
+def test_negative_regularisation_strengths_are_refused(option, capsys):
+    with pytest.raises(SystemExit):
+        train_main(["--output", "unused", option, "-0.1"])
+    assert "--mixup and --augment-strength need values of at least 0" in capsys.readouterr().err
+
+
 def test_all_data_model_takes_its_calibration_from_cross_validation_runs(small_isic_copy, tmp_path):
     folds = ["--folds", "3", "--folds-file", str(tmp_path / "folds.json"), "--epochs", "1", "--batch-size", "8"]
     cv_run, all_data = tmp_path / "fold0", tmp_path / "all"
