@@ -1,5 +1,5 @@
-"""Multi-task loss: BCE + soft Dice for the mask; class-weighted BCE per label, or one class-weighted
-cross-entropy over the labels and "neither" for an exclusive label head."""
+"""Multi-task loss: BCE + soft Dice for the mask; class-weighted BCE (optionally focal) per label, or one
+class-weighted cross-entropy over the labels and "neither" for an exclusive label head."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -9,7 +9,8 @@ from torch.nn import functional as F
 
 from lesion.contract import LABELS
 
-LABEL_LOSSES = ("bce", "softmax")
+LABEL_LOSSES = ("bce", "focal", "softmax")
+FOCAL_GAMMA = 2.0
 
 
 def soft_dice_loss(logits: torch.Tensor, target: torch.Tensor, eps: float = 1.0) -> torch.Tensor:
@@ -27,12 +28,14 @@ class MultiTaskLoss:
     pos_weight (one per label, negatives/positives in the training data) handles the class imbalance.
     class_weight (one per label and one for "neither") replaces the per-label BCE with the weighted
     cross-entropy of exclusive_cross_entropy: the loss of a softmax, for a model with an exclusive head.
+    focal_gamma above 0 turns the per-label BCE into focal_bce.
     """
 
     pos_weight: torch.Tensor
     seg_weight: float = 1.0
     cls_weight: float = 1.0
     class_weight: torch.Tensor | None = None
+    focal_gamma: float = 0.0
 
     def __call__(self, outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         parts: dict[str, torch.Tensor] = {}
@@ -44,10 +47,24 @@ class MultiTaskLoss:
             parts["cls"] = (
                 exclusive_cross_entropy(logits, batch["labels"], self.class_weight.to(logits.device))
                 if self.class_weight is not None
-                else F.binary_cross_entropy_with_logits(logits, batch["labels"], pos_weight=self.pos_weight.to(logits.device))
+                else focal_bce(logits, batch["labels"], self.pos_weight.to(logits.device), self.focal_gamma)
             )
         total = self.seg_weight * parts.get("seg", 0.0) + self.cls_weight * parts.get("cls", 0.0)
         return {"loss": total, **parts}
+
+
+def focal_bce(logits: torch.Tensor, target: torch.Tensor, pos_weight: torch.Tensor, gamma: float) -> torch.Tensor:
+    """Class-weighted BCE with each term scaled by (1 - p_t) ** gamma (Lin et al. 2017's focal loss).
+
+    The scale shrinks the loss of images the head already gets right, so training dwells on the hard
+    ones; gamma 0 is the plain class-weighted BCE.
+    """
+    bce = F.binary_cross_entropy_with_logits(logits, target, pos_weight=pos_weight, reduction="none")
+    if gamma == 0:
+        return bce.mean()
+    p = torch.sigmoid(logits)
+    p_true = p * target + (1 - p) * (1 - target)
+    return ((1 - p_true) ** gamma * bce).mean()
 
 
 def label_pos_weight(labels: torch.Tensor) -> torch.Tensor:

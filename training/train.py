@@ -46,7 +46,7 @@ from training.data import DatasetError, LesionDataset, Sample, load_or_make_fold
 from training.encoders import ENCODERS
 from training.evaluate import compute_metrics
 from training.held_out import HELD_OUT_FILE, LAST_EPOCH_DIR, read_out_of_fold
-from training.losses import LABEL_LOSSES, MultiTaskLoss, label_class_weight, label_pos_weight
+from training.losses import FOCAL_GAMMA, LABEL_LOSSES, MultiTaskLoss, label_class_weight, label_pos_weight
 from training.mixup import mixup
 from training.models import LABEL_HEADS, POOLINGS, TASKS, LesionNet, ModelConfig
 from training.predict import TorchPredictor, predict_samples
@@ -73,8 +73,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="independent: one binary head per label; exclusive: one softmax over the labels and "
                         "'neither', for labels no image holds together (ISIC 2017's diagnoses)")
     p.add_argument("--label-loss", choices=LABEL_LOSSES, default="bce",
-                   help="bce: class-weighted binary cross-entropy per label; softmax: class-weighted cross-entropy "
-                        "over the labels and 'neither' (needs --label-head exclusive)")
+                   help="bce: class-weighted binary cross-entropy per label; focal: the same, each term scaled by "
+                        f"(1 - p_true) ** {FOCAL_GAMMA} to dwell on hard images; softmax: class-weighted "
+                        "cross-entropy over the labels and 'neither' (needs --label-head exclusive)")
     p.add_argument("--lesion-crop", type=float, default=None, metavar="MARGIN",
                    help="classification only: train and score on the square around the ground-truth lesion, widened "
                         "by MARGIN times its longer side on each side (e.g. 0.25); an upper bound for lesion-centred "
@@ -253,7 +254,8 @@ def main(argv: list[str] | None = None) -> int:
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     labels = torch.from_numpy(np.stack([s.labels for s in train_samples]))
     class_weight = label_class_weight(labels) if args.label_loss == "softmax" else None
-    loss_fn = MultiTaskLoss(label_pos_weight(labels), args.seg_weight, args.cls_weight, class_weight)
+    focal_gamma = FOCAL_GAMMA if args.label_loss == "focal" else 0.0
+    loss_fn = MultiTaskLoss(label_pos_weight(labels), args.seg_weight, args.cls_weight, class_weight, focal_gamma)
 
     ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(args.ema_decay), use_buffers=True) \
         if args.ema_decay else None

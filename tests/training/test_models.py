@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from training.losses import MultiTaskLoss, label_class_weight, label_pos_weight, soft_dice_loss
+from training.losses import MultiTaskLoss, focal_bce, label_class_weight, label_pos_weight, soft_dice_loss
 from training.models import LesionEnsemble, LesionNet, ModelConfig
 
 
@@ -58,6 +58,21 @@ def test_dice_loss_by_hand():
     assert soft_dice_loss(perfect, target).item() == pytest.approx(0.0, abs=1e-6)
     zero = torch.zeros_like(target)  # prob 0.5 everywhere: 1 - (2*1 + 1) / (2 + 2 + 1)
     assert soft_dice_loss(zero, target).item() == pytest.approx(1 - 3 / 5)
+
+
+def test_focal_bce_by_hand_shrinks_the_loss_of_images_already_right():
+    logits = torch.tensor([[2.0, -1.0]])
+    target = torch.tensor([[1.0, 0.0]])
+    pos_weight = torch.tensor([3.0, 3.0])
+    p = torch.sigmoid(logits)
+    terms = torch.stack([-3.0 * torch.log(p[0, 0]), -torch.log(1 - p[0, 1])])
+    assert focal_bce(logits, target, pos_weight, 0.0).item() == pytest.approx(terms.mean().item())
+    scaled = torch.stack([(1 - p[0, 0]) ** 2 * terms[0], p[0, 1] ** 2 * terms[1]])
+    assert focal_bce(logits, target, pos_weight, 2.0).item() == pytest.approx(scaled.mean().item())
+    confident, unsure = torch.tensor([[4.0]]), torch.tensor([[0.5]])
+    one, weight = torch.ones(1, 1), torch.ones(1)
+    ratio = lambda x: (focal_bce(x, one, weight, 2.0) / focal_bce(x, one, weight, 0.0)).item()
+    assert ratio(confident) < ratio(unsure) < 1
 
 
 def test_pos_weight_and_multitask_loss_by_hand():
