@@ -29,6 +29,8 @@ import json
 import random
 import sys
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -47,7 +49,7 @@ from training.encoders import ENCODERS
 from training.evaluate import compute_metrics
 from training.held_out import HELD_OUT_FILE, LAST_EPOCH_DIR, read_out_of_fold
 from training.losses import FOCAL_GAMMA, LABEL_LOSSES, MultiTaskLoss, label_class_weight, label_pos_weight
-from training.mixup import mixup
+from training.mixup import cutmix, mixup
 from training.models import LABEL_HEADS, POOLINGS, TASKS, LesionNet, ModelConfig
 from training.predict import TorchPredictor, predict_samples
 
@@ -89,6 +91,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--mixup", type=float, default=0.0, metavar="ALPHA",
                    help="blend each batch's images, masks and labels pairwise, weight ~ Beta(ALPHA, ALPHA) "
                         "(default 0: off)")
+    p.add_argument("--cutmix", type=float, default=0.0, metavar="ALPHA",
+                   help="paste a box of another image of the batch over each image, mask included, box area "
+                        "share 1 - lam with lam ~ Beta(ALPHA, ALPHA), labels blended by area (default 0: off)")
     p.add_argument("--seg-weight", type=float, default=1.0)
     p.add_argument("--cls-weight", type=float, default=1.0)
     p.add_argument("--folds", type=int, default=5)
@@ -112,8 +117,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--calibration-from", type=Path, nargs="+", default=None, metavar="RUN",
                    help="fit the calibration on these runs' held-out predictions (cross-validation folds)")
     args = p.parse_args(argv)
-    if args.mixup < 0 or args.augment_strength < 0:
-        p.error("--mixup and --augment-strength need values of at least 0")
+    if min(args.mixup, args.cutmix, args.augment_strength) < 0:
+        p.error("--mixup, --cutmix and --augment-strength need values of at least 0")
+    if args.mixup and args.cutmix:
+        p.error("choose one of --mixup and --cutmix")
     if args.eval_every < 1:
         p.error("--eval-every must be at least 1")
     if args.label_loss == "softmax" and args.label_head != "exclusive":
@@ -161,14 +168,23 @@ def emulated_bf16_warning(bf16: bool, device: str) -> str | None:
             "several times slower than float32 (python -m benchmarks.training_step); use --precision fp32 here")
 
 
+def batch_mix(args: argparse.Namespace) -> Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]] | None:
+    """The blend of pairs of training images that --mixup or --cutmix asks for, or None."""
+    if args.cutmix:
+        return partial(cutmix, alpha=args.cutmix)
+    return partial(mixup, alpha=args.mixup) if args.mixup else None
+
+
 def train_one_epoch(model, loader, loss_fn, optimizer, scheduler, device: str, epoch: int,
-                    ema: AveragedModel | None = None, bf16: bool = False, mixup_alpha: float = 0.0
+                    ema: AveragedModel | None = None, bf16: bool = False,
+                    mix: Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]] | None = None
                     ) -> dict[str, float]:
     model.train()
     totals: dict[str, float] = {}
     bar = tqdm(loader, desc=f"epoch {epoch}", unit="batch", leave=False)
     for batch in bar:
-        batch = mixup({k: v.to(device, non_blocking=True) for k, v in batch.items()}, mixup_alpha)
+        batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+        batch = mix(batch) if mix else batch
         image = batch["image"].contiguous(memory_format=torch.channels_last)
         with torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=bf16):
             outputs = model(image)
@@ -279,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     for epoch in range(start_epoch, args.epochs + 1):
         started = time.time()
         row = {"epoch": epoch, **train_one_epoch(model, loader, loss_fn, optimizer, scheduler, device, epoch, ema,
-                                                      use_bf16(args.precision, device), args.mixup)}
+                                                      use_bf16(args.precision, device), batch_mix(args))}
         row["train_seconds"] = round(time.time() - started, 1)
         scored = held_out and is_scored_epoch(epoch, args.epochs, args.eval_every)
         if scored:

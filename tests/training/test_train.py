@@ -187,11 +187,17 @@ def test_softmax_label_loss_needs_the_exclusive_head(capsys):
     assert "--label-loss softmax needs --label-head exclusive" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("option", ["--mixup", "--augment-strength"])
+@pytest.mark.parametrize("option", ["--mixup", "--cutmix", "--augment-strength"])
 def test_negative_regularisation_strengths_are_refused(option, capsys):
     with pytest.raises(SystemExit):
         train_main(["--output", "unused", option, "-0.1"])
-    assert "--mixup and --augment-strength need values of at least 0" in capsys.readouterr().err
+    assert "--mixup, --cutmix and --augment-strength need values of at least 0" in capsys.readouterr().err
+
+
+def test_mixup_and_cutmix_together_are_refused(capsys):
+    with pytest.raises(SystemExit):
+        train_main(["--output", "unused", "--mixup", "0.4", "--cutmix", "1"])
+    assert "choose one of --mixup and --cutmix" in capsys.readouterr().err
 
 
 def test_all_data_model_takes_its_calibration_from_cross_validation_runs(small_isic_copy, tmp_path):
