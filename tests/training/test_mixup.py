@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from training.mixup import cutmix, mixup
@@ -13,9 +14,10 @@ def ramp_batch(n: int = 8) -> dict[str, torch.Tensor]:
     }
 
 
-def test_alpha_zero_leaves_the_batch_untouched():
+@pytest.mark.parametrize("blend", [mixup, cutmix])
+def test_alpha_zero_leaves_the_batch_untouched(blend):
     batch = ramp_batch()
-    assert mixup(batch, 0.0) is batch
+    assert blend(batch, 0.0) is batch
 
 
 def test_image_mask_and_labels_are_blended_with_the_same_weight_and_partner():
@@ -26,12 +28,6 @@ def test_image_mask_and_labels_are_blended_with_the_same_weight_and_partner():
     assert not torch.equal(image, torch.arange(n, dtype=torch.float32))
     assert torch.allclose(mixed["mask"].mean(dim=(1, 2, 3)), image / n)
     assert torch.allclose(mixed["labels"], torch.stack([image / n, 1 - image / n], dim=1))
-
-
-
-def test_cutmix_alpha_zero_leaves_the_batch_untouched():
-    batch = ramp_batch()
-    assert cutmix(batch, 0.0) is batch
 
 
 def test_cutmix_pastes_one_partner_box_into_image_and_mask_and_blends_labels_by_its_area():
