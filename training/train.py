@@ -292,10 +292,11 @@ def main(argv: list[str] | None = None) -> int:
                                                     steps_per_epoch=len(loader), pct_start=0.15,
                                                     last_epoch=(start_epoch - 1) * len(loader) - 1)
 
+    mix = batch_mix(args)
     for epoch in range(start_epoch, args.epochs + 1):
         started = time.time()
         row = {"epoch": epoch, **train_one_epoch(model, loader, loss_fn, optimizer, scheduler, device, epoch, ema,
-                                                      use_bf16(args.precision, device), batch_mix(args))}
+                                                      use_bf16(args.precision, device), mix)}
         row["train_seconds"] = round(time.time() - started, 1)
         scored = held_out and is_scored_epoch(epoch, args.epochs, args.eval_every)
         if scored:
