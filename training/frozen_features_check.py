@@ -27,6 +27,7 @@ normalisation after the first gets rows of its per-fold differences from the fir
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import warnings
 from collections.abc import Callable
@@ -55,7 +56,7 @@ from training.data import (
     read_split,
 )
 from training.encoders import EfficientNetLiteEncoder
-from training.held_out import read_out_of_fold_by_image
+from training.held_out import read_out_of_fold_by_image, write_held_out
 
 POOLINGS = ("whole image", "lesion", "lesion + background")
 GRID = 8
@@ -174,19 +175,38 @@ def frozen_scores(samples: list[Sample], labels: np.ndarray, fold: np.ndarray, v
     return {row_name(normalisation, name): out_of_fold(x, labels, fold) for name, x in features.items()}
 
 
+def write_runs(root: Path, scores: dict[str, np.ndarray], samples: list[Sample], labels: np.ndarray,
+               fold: np.ndarray) -> None:
+    """Each row's out-of-fold probabilities as fold runs, <root>/<row>/fold<k>, that the other checks read.
+
+    Written in the split's order within each fold, the order training writes, so that `ensemble_check` can
+    take the frozen features as one more network beside fine-tuned ones.
+    """
+    for name, probabilities in scores.items():
+        slug = re.sub(r"[^a-z0-9]+", "-", name.removeprefix("frozen ImageNet features").replace("+", "and").lower())
+        for k in np.unique(fold):
+            held = fold == k
+            run = root / slug.strip("-") / f"fold{k}"
+            write_held_out(run, [s.image_id for s, h in zip(samples, held) if h], labels[held],
+                           {label: probabilities[held, j] for j, label in enumerate(LABELS)})
+
+
 def row_name(normalisation: str, pooling: str) -> str:
     scaling = "" if normalisation == "per-image" else f" ({normalisation} scaling)"
     return f"frozen ImageNet features{scaling}, {pooling}"
 
 
 def run(data: Path, folds_file: Path | None, runs: list[Path], k: int = 5, limit: int | None = None,
-        variant: str = "lite0", normalisations: tuple[str, ...] = ("per-image",)) -> str:
+        variant: str = "lite0", normalisations: tuple[str, ...] = ("per-image",),
+        runs_out: Path | None = None) -> str:
     samples = read_split(data)[:limit]
     fold = read_fold_ids(folds_file, samples, k)
     labels = np.stack([s.labels for s in samples])
     scores: dict[str, np.ndarray] = {}
     for normalisation in normalisations:
         scores |= frozen_scores(samples, labels, fold, variant, normalisation)
+    if runs_out:
+        write_runs(runs_out, scores, samples, labels, fold)
     rows = {name: fold_aucs(s, labels, fold) for name, s in scores.items()}
     first, *others = normalisations
     for other in others:
@@ -221,11 +241,14 @@ def main(argv: list[str] | None = None) -> int:
                         "contract's at the weights' amplitude), fixed ((pixel - 127) / 128, the weights' own), "
                         "shades-of-gray (colour constancy, then fixed); "
                         "those after the first also print their per-fold differences from it")
+    p.add_argument("--write-runs", type=Path, default=None, metavar="DIR",
+                   help="also write each row's out-of-fold probabilities as fold runs, DIR/<row>/fold<k>, "
+                        "for training.ensemble_check (e.g. frozen features as a third ensemble member)")
     p.add_argument("--limit", type=int, default=None, help="use only the first N images (smoke tests)")
     args = p.parse_args(argv)
     try:
         print(run(args.data, args.folds_file, args.runs, args.folds, args.limit, args.variant,
-                  tuple(dict.fromkeys(args.normalisation))))
+                  tuple(dict.fromkeys(args.normalisation)), args.write_runs))
     except (DatasetError, ImportError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -19,6 +19,15 @@ LAST_EPOCH_DIR = "last-epoch"
 JACCARD = "jaccard"
 
 
+def write_held_out(run: Path, image_ids: list[str], labels: np.ndarray, probabilities: dict[str, np.ndarray],
+                   jaccard: np.ndarray | None = None) -> Path:
+    """<run>/held_out_predictions.npz: these held-out images' ids, labels (N x 2), raw probabilities, Jaccard."""
+    run.mkdir(parents=True, exist_ok=True)
+    np.savez(run / HELD_OUT_FILE, image_ids=np.array(image_ids), labels=labels, **probabilities,
+             jaccard=np.empty(0) if jaccard is None else jaccard)
+    return run / HELD_OUT_FILE
+
+
 def _load(runs: list[Path], require_labels: bool = True) -> list[dict[str, np.ndarray]]:
     missing = [str(run / HELD_OUT_FILE) for run in runs if not (run / HELD_OUT_FILE).exists()]
     if missing:

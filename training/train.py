@@ -47,7 +47,7 @@ from training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from training.data import DatasetError, LesionDataset, Sample, load_or_make_folds, read_split
 from training.encoders import ENCODERS
 from training.evaluate import compute_metrics
-from training.held_out import HELD_OUT_FILE, LAST_EPOCH_DIR, read_out_of_fold
+from training.held_out import LAST_EPOCH_DIR, read_out_of_fold, write_held_out
 from training.losses import FOCAL_GAMMA, LABEL_LOSSES, MultiTaskLoss, label_class_weight, label_pos_weight
 from training.mixup import cutmix, mixup
 from training.models import LABEL_HEADS, POOLINGS, TASKS, LesionNet, ModelConfig
@@ -342,8 +342,7 @@ def save_held_out_predictions(output: Path, held_out, device: str) -> None:
 def write_held_out_predictions(output: Path, model, held_out, device: str = "cpu") -> None:
     pred = predict_samples(TorchPredictor(model, device=device), held_out, progress=False)
     probabilities = {label: pred.probability_array(label) for label in LABELS if pred.probabilities[label]}
-    np.savez(output / HELD_OUT_FILE, image_ids=np.array(pred.image_ids), labels=pred.label_array(),
-             **probabilities, jaccard=np.array(pred.jaccard))
+    write_held_out(output, pred.image_ids, pred.label_array(), probabilities, np.array(pred.jaccard))
 
 
 def store_calibration(output: Path, calibration: Calibration, device: str) -> None:

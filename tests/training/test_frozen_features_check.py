@@ -9,6 +9,7 @@ from sklearn.metrics import roc_auc_score
 
 from lesion.contract import LABELS
 from training.data import load_image, read_split
+from training.ensemble_check import main as ensemble_main
 from training.frozen_features_check import (
     POOLINGS,
     channel_statistics,
@@ -19,6 +20,8 @@ from training.frozen_features_check import (
     shades_of_gray,
 )
 from training.held_out import HELD_OUT_FILE, read_out_of_fold_by_image
+
+from .conftest import write_held_out_run
 
 
 def test_masked_mean_averages_only_where_the_weight_is():
@@ -61,6 +64,23 @@ def test_the_check_runs_on_real_images(small_isic_copy, capsys):
     out = capsys.readouterr().out
     for pooling in POOLINGS:
         assert f"frozen ImageNet features, {pooling} |" in out
+
+
+def test_written_runs_are_fold_runs_that_ensemble_check_takes_beside_a_network(small_isic_copy, tmp_path, capsys):
+    samples = read_split(small_isic_copy)
+    fold = np.arange(len(samples)) % 3
+    network = [write_held_out_run(tmp_path / "net" / f"fold{k}", [s for s, f in zip(samples, fold) if f == k],
+                                  np.full((int((fold == k).sum()), 2), 0.5)) for k in range(3)]
+    folds = tmp_path / "folds.json"
+    folds.write_text(json.dumps({s.image_id: int(f) for s, f in zip(samples, fold)}))
+    argv = ["--data", str(small_isic_copy), "--folds-file", str(folds), "--folds", "3",
+            "--write-runs", str(tmp_path / "frozen")]
+    assert main(argv) == 0
+    frozen = [tmp_path / "frozen" / "whole-image" / f"fold{k}" for k in range(3)]
+    assert sorted(p.name for p in (tmp_path / "frozen").iterdir()) == ["lesion", "lesion-and-background", "whole-image"]
+    capsys.readouterr()
+    assert ensemble_main(["--runs", *map(str, network), "--runs", *map(str, frozen), "--bootstrap", "10"]) == 0
+    assert "| mean of all |" in capsys.readouterr().out
 
 
 def test_rescaled_per_image_input_has_the_datas_average_colour(small_isic_copy):
