@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from lesion.contract import LABELS
-from training.held_out import HELD_OUT_FILE
+from training.held_out import write_held_out
 
 PREFIX = "ISIC-2017_Training"
 
@@ -37,10 +37,8 @@ def write_split(root: Path, n: int = 4, size: tuple[int, int] = (48, 40), masks:
 
 def write_held_out_run(root: Path, samples, scores: np.ndarray) -> Path:
     """A fold run's held-out predictions file: these samples' ids and labels, scores as N x LABELS."""
-    root.mkdir(parents=True)
-    np.savez(root / HELD_OUT_FILE, image_ids=np.array([s.image_id for s in samples]),
-             labels=np.stack([s.labels for s in samples]),
-             **{label: scores[:, i] for i, label in enumerate(LABELS)}, jaccard=np.zeros(len(samples)))
+    write_held_out(root, [s.image_id for s in samples], np.stack([s.labels for s in samples]),
+                   {label: scores[:, i] for i, label in enumerate(LABELS)}, np.zeros(len(samples)))
     return root
 
 
